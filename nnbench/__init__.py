@@ -1,0 +1,71 @@
+"""nnbench: train neural-network architectures on shared tasks and compare them honestly.
+
+The public API a plugin author or a script uses. Importing it does not import torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nnbench.errors import NnbenchError
+from nnbench.hookspecs import hookimpl
+from nnbench.registry import get_architecture, get_task
+from nnbench.types import (
+    Architecture,
+    Budget,
+    Config,
+    Metric,
+    RunContext,
+    Task,
+    TaskSpec,
+    TrainingSettings,
+    TrainResult,
+    TrialSpec,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Architecture",
+    "Budget",
+    "Config",
+    "Metric",
+    "NnbenchError",
+    "RunContext",
+    "Task",
+    "TaskSpec",
+    "TrainResult",
+    "TrainingSettings",
+    "TrialSpec",
+    "__version__",
+    "get_architecture",
+    "get_task",
+    "hookimpl",
+    "load_curves",
+    "load_results",
+    "run_suite",
+]
+
+
+def run_suite(suite, **options):
+    """Run a suite (a path to a YAML file, or a parsed :class:`nnbench.config.Suite`); see :func:`nnbench.runner.run_suite`."""
+    from nnbench.runner import run_suite as _run_suite
+
+    return _run_suite(suite, **options)
+
+
+def load_results(db=None) -> pandas.DataFrame:
+    """One row per trial of the store at ``db`` (default ``$NNBENCH_DB`` or ``./nnbench.db``)."""
+    from nnbench.store import load_results as _load_results
+
+    return _load_results(db)
+
+
+def load_curves(db=None) -> pandas.DataFrame:
+    """One row per evaluation point (trial_id, step, train_s, split, metric, value)."""
+    from nnbench.store import load_curves as _load_curves
+
+    return _load_curves(db)

@@ -1,0 +1,286 @@
+"""The ``nnbench`` command: run suites, list what is installed, write reports.
+
+Only click is imported at module level: ``nnbench --help`` never imports torch.
+Errors are one line and a non-zero exit (2 for bad input); ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from nnbench.errors import NnbenchError
+
+DEBUG = {"on": False}
+
+db_option = click.option(
+    "--db",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="NNBENCH_DB",
+    help="Results store (SQLite). Default: $NNBENCH_DB or ./nnbench.db.",
+)
+plugin_option = click.option(
+    "--plugin",
+    "plugin_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Load a plugin file (repeatable).",
+)
+
+
+class Group(click.Group):
+    """A click group that turns nnbench errors into one line and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except NnbenchError as exc:
+            if DEBUG["on"]:
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if DEBUG["on"]:
+                raise
+            click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+            sys.exit(1)
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        DEBUG["on"] = True
+    return value
+
+
+debug_option = click.option(
+    "--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True, help="Show tracebacks."
+)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nnbench")
+@debug_option
+def cli() -> None:
+    """Compare neural-network architectures honestly: same tasks, same budget, error bars.
+
+    \b
+    Example:
+      nnbench run suites/smoke.yaml          # train every architecture on every task
+      nnbench report -o report.html          # a self-contained HTML page of the results
+      nnbench list architectures             # what is installed
+    """
+
+
+def _load_plugin_files(plugin_files) -> None:
+    from nnbench import plugins
+
+    for path in plugin_files:
+        if not Path(path).is_file():
+            raise NnbenchError(f"--plugin {path}: no such file")
+        plugins.load_plugin_file(path)
+
+
+def _warn_plugin_failures() -> None:
+    from nnbench import plugins
+
+    for failure in plugins.failures:
+        click.echo(f"warning: plugin {failure.plugin} failed: {failure.error}", err=True)
+
+
+# -- run ---------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("suite", type=click.Path(path_type=Path))
+@db_option
+@plugin_option
+@click.option("--executor", type=click.Choice(["inline", "process"]), default=None, help="Override the suite's executor.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Trials at once (process executor).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default=None, help="Override the suite's device.")
+@click.option("--dry-run", is_flag=True, help="Print the expanded matrix and what the store holds; train nothing.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@debug_option
+def run(suite, db, plugin_files, executor, workers, device, dry_run, quiet) -> None:
+    """Run a suite: train every architecture on every compatible task, resuming where it stopped.
+
+    \b
+    Example:
+      nnbench run suites/smoke.yaml --db results.db
+    Exit status: 0 when every trial is ok, diverged or n/a; 1 when a trial failed
+    (error, timeout, oom, crashed) or a plugin it needs did not load; 2 for bad input; 130 on Ctrl-C.
+    """
+    from nnbench.runner import run_suite
+
+    summary = run_suite(
+        suite,
+        db=db,
+        executor=executor,
+        workers=workers,
+        device=device,
+        plugin_files=tuple(str(p) for p in plugin_files),
+        dry_run=dry_run,
+        quiet=quiet,
+    )
+    _warn_plugin_failures()
+    for entry in summary.unavailable:
+        click.echo(f"skipped: {entry}", err=True)
+    if dry_run:
+        _print_plan(summary)
+        return
+    counts = ", ".join(f"{status} {n}" for status, n in sorted(summary.counts.items())) or "nothing to train"
+    click.echo(
+        f"ran {len(summary.records)} trial(s): {counts}; {summary.already_done} already in the store; "
+        f"{summary.not_applicable} n/a. Results: {summary.db_path}"
+    )
+    for record in summary.failures:
+        first = (record.get("error") or "").splitlines()[0:1]
+        click.echo(f"  {record['status']}: {record.get('arch_label')} · {record['task']} · seed {record['seed']}: {first[0] if first else ''}")
+    if summary.interrupted:
+        click.echo("interrupted: finished trials are saved; run the same command to resume", err=True)
+    sys.exit(summary.exit_code)
+
+
+def _print_plan(summary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    to_run = {p.spec.trial_id for p in summary.to_run}
+    table = Table(title=f"{len(summary.planned)} trials")
+    for column in ("architecture", "task", "seed", "trial id", "state"):
+        table.add_column(column)
+    for planned in summary.planned:
+        spec = planned.spec
+        if planned.not_applicable:
+            state = f"n/a: {planned.not_applicable}"
+        else:
+            state = "to run" if spec.trial_id in to_run else "in store"
+        table.add_row(planned.arch_label, spec.task, str(spec.seed), spec.trial_id, state)
+    Console().print(table)
+    click.echo(
+        f"{len(summary.to_run)} to run, {summary.already_done} already in the store, {summary.not_applicable} n/a"
+    )
+
+
+# -- list and plugins ----------------------------------------------------------------------------
+@cli.command("list")
+@click.argument("what", type=click.Choice(["architectures", "tasks"]))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@plugin_option
+@debug_option
+def list_(what, as_json, plugin_files) -> None:
+    """List the installed architectures or tasks."""
+    from nnbench import registry
+
+    _load_plugin_files(plugin_files)
+    reg = registry.get_registry()
+    rows = []
+    if what == "architectures":
+        for name, arch in sorted(reg.architectures.items()):
+            rows.append(
+                {
+                    "name": name,
+                    "modalities": sorted(arch.modalities),
+                    "kinds": sorted(arch.kinds),
+                    "plugin": reg.owners[("architecture", name)],
+                    "description": (type(arch).__doc__ or "").strip().splitlines()[0:1],
+                }
+            )
+    else:
+        for name, task_cls in sorted(reg.tasks.items()):
+            task = task_cls()
+            spec, metric = task.spec(), task.metric()
+            rows.append(
+                {
+                    "name": name,
+                    "version": task_cls.version,
+                    "tier": task_cls.tier,
+                    "modality": spec.modality,
+                    "kind": spec.kind,
+                    "metric": metric.name,
+                    "higher_is_better": metric.higher_is_better,
+                    "target": metric.target,
+                    "plugin": reg.owners[("task", name)],
+                    "description": task_cls.description,
+                }
+            )
+    for row in rows:
+        if isinstance(row.get("description"), list):
+            row["description"] = row["description"][0] if row["description"] else ""
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=what)
+        columns = ["name", "modalities", "kinds", "plugin"] if what == "architectures" else [
+            "name", "tier", "modality", "kind", "metric", "target"
+        ]
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*[", ".join(v) if isinstance(v, list) else "" if v is None else str(v) for v in (row[c] for c in columns)])
+        Console().print(table)
+    _warn_plugin_failures()
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@plugin_option
+@debug_option
+def plugins_(as_json, plugin_files) -> None:
+    """List loaded plugins with their hooks, and plugins that failed with their errors."""
+    from nnbench import plugins, registry
+
+    _load_plugin_files(plugin_files)
+    registry.get_registry()  # registration errors are plugin failures too
+    rows = plugins.plugin_listing()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="plugins")
+    for column in ("name", "hooks", "status"):
+        table.add_column(column)
+    for row in rows:
+        status = f"FAILED: {row['error']}" if row["error"] else "ok"
+        table.add_row(str(row["name"]), ", ".join(row["hooks"]), status)
+    Console().print(table)
+
+
+# -- report --------------------------------------------------------------------------------------
+@cli.command()
+@db_option
+@click.option("--run", "run_id", default=None, help="Only this run's trials (default: every trial in the store).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("report.html"), show_default=True)
+@click.option("--title", default=None, help="Page title (default: the suite's name).")
+@debug_option
+def report(db, run_id, output, title) -> None:
+    """Write a self-contained HTML report of the results store.
+
+    \b
+    Example:
+      nnbench report --db nnbench.db -o report.html
+    """
+    from nnbench.report.from_store import build_report
+
+    path = build_report(db=db, run_id=run_id, output=output, title=title)
+    click.echo(f"wrote {path}")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    cli(prog_name="nnbench")
+
+
+if __name__ == "__main__":
+    main()

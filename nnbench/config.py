@@ -1,0 +1,391 @@
+"""Suite files: YAML -> validated pydantic models -> the list of trials they expand to.
+
+Every error is one line that names the file, the line and the key, and says what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import Field
+
+from nnbench import plugins, registry
+from nnbench.errors import ConfigError, NnbenchError
+from nnbench.types import Budget, Config, TaskSpec, TrainingSettings, TrialSpec
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
+UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+PositiveFloat = pydantic.PositiveFloat
+FiniteNonNegative = Field(ge=0, allow_inf_nan=False)
+
+
+def parse_duration(value: Any) -> float:
+    """``"30s"``, ``"5m"``, ``"1.5h"`` -> seconds. A bare number is refused: the unit is required."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f"expected a duration with a unit such as '30s', '5m' or '1h', got {value!r}")
+    match = DURATION.match(value)
+    if not match:
+        raise ValueError(f"expected a duration with a unit such as '30s', '5m' or '1h', got {value!r}")
+    seconds = float(match.group(1)) * UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return seconds
+
+
+Duration = pydantic.BeforeValidator(parse_duration)
+
+
+class BudgetModel(Config):
+    """How long each trial trains: whichever of ``steps`` and ``time`` ends first."""
+
+    steps: pydantic.PositiveInt | None = None
+    time: Any = None  # a duration string such as "30s"
+
+    @pydantic.field_validator("time")
+    @classmethod
+    def _time(cls, value):
+        return None if value is None else parse_duration(value)
+
+    @pydantic.model_validator(mode="after")
+    def _one_of(self):
+        if self.steps is None and self.time is None:
+            raise ValueError("give steps, time or both (e.g. {steps: 300, time: 30s})")
+        return self
+
+
+class TrainingModel(Config):
+    """Generic-trainer settings: suite defaults, overridable per architecture entry."""
+
+    batch_size: pydantic.PositiveInt = 128
+    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
+    lr: float = Field(1e-3, gt=0, allow_inf_nan=False)
+    weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False)
+    eval_every: pydantic.NonNegativeInt = 100
+    warmup_steps: pydantic.PositiveInt = 3
+    eval_on_clock: bool = False
+
+
+class ExecutorModel(Config):
+    """Where trials run: ``inline`` (this process) or ``process`` (a subprocess each, hard timeout)."""
+
+    kind: Literal["inline", "process"] = "process"
+    workers: pydantic.PositiveInt = 1
+    timeout: Any = "10m"
+
+    @pydantic.field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value):
+        return parse_duration(value)
+
+
+class CostModel(Config):
+    """Prices per device-hour in USD by device kind (cpu, cuda, mps)."""
+
+    price_per_hour_usd: dict[Literal["cpu", "cuda", "mps"], float] = Field(default_factory=dict)
+
+    @pydantic.field_validator("price_per_hour_usd")
+    @classmethod
+    def _prices(cls, value):
+        for device, price in value.items():
+            if not math.isfinite(price) or price < 0:
+                raise ValueError(f"price for {device} must be a finite number >= 0, got {price}")
+        return value
+
+
+class SuiteModel(Config):
+    """The schema of a suite file."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    budget: BudgetModel
+    training: TrainingModel = Field(default_factory=TrainingModel)
+    threads: pydantic.PositiveInt | None = None
+    plugins: list[str] = Field(default_factory=list)
+    executor: ExecutorModel = Field(default_factory=ExecutorModel)
+    tasks: list[str | dict[str, Any]] = Field(min_length=1)
+    architectures: list[str | dict[str, Any]] = Field(min_length=1)
+    cost: CostModel = Field(default_factory=CostModel)
+
+
+@dataclass
+class PlannedTrial:
+    """A trial of the expanded matrix: runnable, or not applicable (with the reason)."""
+
+    spec: TrialSpec
+    arch_label: str
+    not_applicable: str | None = None
+
+
+@dataclass
+class Suite:
+    """A validated suite and where it came from."""
+
+    model: SuiteModel
+    path: Path | None
+    text: str
+    nodes: Any = None  # the YAML node tree, for line numbers
+    plugin_files: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The suite's name."""
+        return self.model.name
+
+    def where(self, *loc: Any) -> str:
+        """``file:line: key.path`` for a location in the suite."""
+        return _where(self.path, self.nodes, loc)
+
+
+# -- line numbers -------------------------------------------------------------------------------
+def _node_at(nodes: Any, loc: tuple[Any, ...]) -> Any:
+    node = nodes
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == str(key)), None)
+            if match is None:
+                match = next((k for k, _ in node.value if k.value == str(key)), None)
+                return match if match is not None else node
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            return node
+    return node
+
+
+def _where(path: Path | None, nodes: Any, loc: tuple[Any, ...]) -> str:
+    file = str(path) if path is not None else "<suite>"
+    keys = ".".join(str(k) for k in loc if not str(k).startswith("function-")) or "(top level)"
+    node = _node_at(nodes, tuple(loc)) if nodes is not None else None
+    line = f":{node.start_mark.line + 1}" if node is not None else ""
+    return f"{file}{line}: {keys}"
+
+
+def _first_error(exc: pydantic.ValidationError) -> tuple[tuple[Any, ...], str]:
+    # Union members (str | dict) add their type names to the location: drop them.
+    error = exc.errors()[0]
+    loc = tuple(k for k in error["loc"] if k not in ("str", "dict[str,any]") and not str(k).startswith("function-"))
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = len(exc.errors()) - 1
+    return loc, message + (f" (and {more} more error{'s' if more > 1 else ''})" if more else "")
+
+
+# -- loading ------------------------------------------------------------------------------------
+def load_suite(path: str | os.PathLike, extra_plugins: tuple[str, ...] | list[str] = ()) -> Suite:
+    """Read and validate a suite file; load the plugin files it names. Errors name file, line and key."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such suite file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the suite file ({exc})") from None
+    return parse_suite(text, path, extra_plugins)
+
+
+def parse_suite(text: str, path: Path | None = None, extra_plugins=()) -> Suite:
+    """Validate suite text (``path`` is used in messages and to resolve plugin files)."""
+    file = str(path) if path is not None else "<suite>"
+    try:
+        data = yaml.safe_load(text)
+        nodes = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{file}{line}: invalid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: a suite is a mapping of keys (name, budget, tasks, architectures, ...)")
+    try:
+        model = SuiteModel.model_validate(data)
+    except pydantic.ValidationError as exc:
+        loc, message = _first_error(exc)
+        raise ConfigError(f"{_where(path, nodes, loc)}: {message}") from None
+    suite = Suite(model=model, path=path, text=text, nodes=nodes)
+    base = path.parent if path is not None else Path(".")
+    for index, plugin in enumerate(model.plugins):
+        plugin_path = (base / plugin).resolve()
+        if not plugin_path.is_file():
+            raise ConfigError(f"{suite.where('plugins', index)}: plugin file {plugin_path} does not exist")
+        suite.plugin_files.append(str(plugin_path))
+    for plugin in extra_plugins:
+        plugin_path = Path(plugin).resolve()
+        if not plugin_path.is_file():
+            raise ConfigError(f"--plugin {plugin}: no such file")
+        suite.plugin_files.append(str(plugin_path))
+    for plugin_file in suite.plugin_files:
+        plugins.load_plugin_file(plugin_file)
+    return suite
+
+
+# -- expansion ----------------------------------------------------------------------------------
+def _grid(options: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every combination of the list-valued options (a scalar is a one-element list)."""
+    keys = list(options)
+    values = [v if isinstance(v, list) else [v] for v in options.values()]
+    return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+
+
+def _entry(entry: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    if isinstance(entry, str):
+        return entry, {}
+    options = dict(entry)
+    name = options.pop("name", None)
+    if not isinstance(name, str):
+        raise ValueError("each entry needs 'name: ...'")
+    return name, options
+
+
+def _label(name: str, options: dict[str, Any]) -> str:
+    parts = [f"{k}={v}" for k, v in options.items() if k != "training"]
+    parts += [f"{k}={v}" for k, v in (options.get("training") or {}).items()]
+    return " ".join([name, *parts])
+
+
+def trial_id(identity: dict[str, Any]) -> str:
+    """A stable hash of a trial's resolved values, independent of key order."""
+    blob = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` -> cuda > mps > cpu; an explicit device that is absent is an error."""
+    import torch
+
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+    }
+    if requested == "auto":
+        return "cuda" if available["cuda"] else "mps" if available["mps"] else "cpu"
+    if not available.get(requested, False):
+        raise NnbenchError(f"device {requested!r} is not available on this machine (use device: auto or cpu)")
+    return requested
+
+
+def default_threads(workers: int) -> int:
+    """Torch threads per CPU trial when the suite sets none: the machine's cores shared by the workers."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+@dataclass
+class Matrix:
+    """The expanded suite: trials to run or mark n/a, and entries that cannot be planned."""
+
+    trials: list[PlannedTrial]
+    unavailable: list[str]  # entries whose plugin failed to load, with the reason
+
+
+def expand(suite: Suite, device: str, workers: int | None = None, threads: int | None = None) -> Matrix:
+    """Every (architecture config x task config x seed) trial of ``suite`` on ``device``."""
+    model = suite.model
+    workers = workers or model.executor.workers
+    threads = threads or model.threads or default_threads(workers)
+    budget = Budget(steps=model.budget.steps, seconds=model.budget.time)
+    price = model.cost.price_per_hour_usd.get(device)  # type: ignore[call-overload]
+    if price is None:
+        from nnbench.measure import DEFAULT_PRICE_PER_HOUR_USD
+
+        price = DEFAULT_PRICE_PER_HOUR_USD.get(device)
+    unavailable: list[str] = []
+
+    tasks: list[tuple[str, Any, dict[str, Any], TaskSpec, int]] = []
+    for index, entry in enumerate(model.tasks):
+        try:
+            name, options = _entry(entry)
+        except ValueError as exc:
+            raise ConfigError(f"{suite.where('tasks', index)}: {exc}") from None
+        task_cls = _lookup(suite, "tasks", index, name, registry.get_task, unavailable)
+        if task_cls is None:
+            continue
+        for combo in _grid(options):
+            try:
+                config = task_cls.Config(**combo)
+            except pydantic.ValidationError as exc:
+                loc, message = _first_error(exc)
+                raise ConfigError(f"{suite.where('tasks', index, *loc)}: {message} (task {name})") from None
+            spec = task_cls(config).spec()
+            tasks.append((name, task_cls, config.model_dump(mode="json"), spec, task_cls.version))
+
+    planned: list[PlannedTrial] = []
+    for index, entry in enumerate(model.architectures):
+        try:
+            name, options = _entry(entry)
+        except ValueError as exc:
+            raise ConfigError(f"{suite.where('architectures', index)}: {exc}") from None
+        arch = _lookup(suite, "architectures", index, name, registry.get_architecture, unavailable)
+        if arch is None:
+            continue
+        for combo in _grid(options):
+            overrides = combo.pop("training", None) or {}
+            try:
+                training = TrainingModel(**{**model.training.model_dump(), **overrides})
+            except pydantic.ValidationError as exc:
+                loc, message = _first_error(exc)
+                raise ConfigError(f"{suite.where('architectures', index, 'training', *loc)}: {message}") from None
+            try:
+                arch_config = arch.Config(**combo)
+            except pydantic.ValidationError as exc:
+                loc, message = _first_error(exc)
+                raise ConfigError(f"{suite.where('architectures', index, *loc)}: {message} (architecture {name})") from None
+            settings = TrainingSettings(**training.model_dump())
+            label = _label(name, {**combo, "training": overrides})
+            for task_name, _task_cls, task_config, spec, version in tasks:
+                reason = arch.incompatibility(spec)
+                for seed in model.seeds:
+                    identity = {
+                        "architecture": name,
+                        "arch_config": arch_config.model_dump(mode="json"),
+                        "task": task_name,
+                        "task_config": task_config,
+                        "task_version": version,
+                        "seed": seed,
+                        "device": device,
+                        "budget": [budget.steps, budget.seconds],
+                        "training": training.model_dump(mode="json"),
+                    }
+                    spec_ = TrialSpec(
+                        trial_id=trial_id(identity),
+                        architecture=name,
+                        arch_config=identity["arch_config"],
+                        task=task_name,
+                        task_config=task_config,
+                        task_version=version,
+                        seed=seed,
+                        device=device,
+                        budget=budget,
+                        training=settings,
+                        threads=threads,
+                        price_per_hour_usd=price,
+                        plugin_files=tuple(suite.plugin_files),
+                        label=f"{label} · {task_name} · seed {seed}",
+                    )
+                    planned.append(PlannedTrial(spec_, label, reason))
+    return Matrix(planned, unavailable)
+
+
+def _lookup(suite: Suite, section: str, index: int, name: str, getter, unavailable: list[str]):
+    try:
+        return getter(name)
+    except NnbenchError as exc:
+        if plugins.failures:
+            # A broken plugin may be the one that provides this name: its trials are skipped, not fatal.
+            unavailable.append(f"{suite.where(section, index)}: {exc}")
+            return None
+        raise ConfigError(f"{suite.where(section, index)}: {exc}") from None

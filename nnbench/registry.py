@@ -1,0 +1,134 @@
+"""Architectures and tasks by name, built once from the ``register_*`` hooks.
+
+Each plugin's registration runs on its own, so an exception or an invalid registration in one
+plugin is recorded against that plugin (see :mod:`nnbench.plugins`) and the others still register.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+import pydantic
+
+from nnbench import plugins
+from nnbench.errors import NnbenchError, PluginError
+from nnbench.types import KINDS, MODALITIES, Architecture, Task
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+@dataclass
+class Registry:
+    """The registered architectures and tasks, and which plugin registered each."""
+
+    architectures: dict[str, Architecture] = field(default_factory=dict)
+    tasks: dict[str, type[Task]] = field(default_factory=dict)
+    owners: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> plugin name
+
+
+_registry: Registry | None = None
+
+
+def invalidate() -> None:
+    """Forget the cached registry (after a plugin file is loaded)."""
+    global _registry
+    _registry = None
+
+
+def _check_named(obj: object, what: str) -> str:
+    name = getattr(obj, "name", None)
+    if not isinstance(name, str) or not name:
+        raise PluginError(f"registered {what} {obj!r} has no name (set a class attribute name = '...')")
+    if not NAME_PATTERN.match(name):
+        raise PluginError(f"{what} name {name!r} must be lower-case letters, digits, '-', '_' or '.'")
+    return name
+
+
+def _check_config(obj: object, what: str, name: str) -> None:
+    config = getattr(obj, "Config", None)
+    if not (isinstance(config, type) and issubclass(config, pydantic.BaseModel)):
+        raise PluginError(f"{what} {name!r}: Config must be a pydantic model (subclass nnbench.Config)")
+
+
+def _check_architecture(arch: object) -> str:
+    if not isinstance(arch, Architecture):
+        raise PluginError(f"register_architectures got {arch!r}: expected an nnbench.Architecture instance")
+    name = _check_named(arch, "architecture")
+    _check_config(arch, "architecture", name)
+    unknown = set(arch.modalities) - MODALITIES
+    if not arch.modalities or unknown:
+        raise PluginError(f"architecture {name!r}: modalities must be a non-empty subset of {sorted(MODALITIES)}")
+    if not arch.kinds or set(arch.kinds) - KINDS:
+        raise PluginError(f"architecture {name!r}: kinds must be a non-empty subset of {sorted(KINDS)}")
+    return name
+
+
+def _check_task(task: object) -> str:
+    if not (isinstance(task, type) and issubclass(task, Task)):
+        raise PluginError(f"register_tasks got {task!r}: expected a subclass of nnbench.Task")
+    name = _check_named(task, "task")
+    _check_config(task, "task", name)
+    return name
+
+
+def _build() -> Registry:
+    plugins.load_plugins()
+    registry = Registry()
+
+    def run_hook(hook_name: str, kind: str, table: dict, check) -> None:
+        hook = getattr(plugins.pm.hook, hook_name)
+        for impl in reversed(hook.get_hookimpls()):  # registration order
+            owner = impl.plugin_name
+
+            def register(obj, _owner=owner):
+                name = check(obj)
+                if name in table:
+                    first = registry.owners[(kind, name)]
+                    raise PluginError(f"{kind} name {name!r} is registered by both {first!r} and {_owner!r}")
+                table[name] = obj
+                registry.owners[(kind, name)] = _owner
+
+            try:
+                impl.function(register=register)
+            except PluginError as exc:
+                plugins.record_failure(owner, str(exc))
+            except Exception as exc:  # a plugin's own bug is isolated to that plugin
+                plugins.record_failure(owner, f"{hook_name} raised {type(exc).__name__}: {exc}")
+
+    run_hook("register_tasks", "task", registry.tasks, _check_task)
+    run_hook("register_architectures", "architecture", registry.architectures, _check_architecture)
+    return registry
+
+
+def get_registry() -> Registry:
+    """The registry, built on first use."""
+    global _registry
+    if _registry is None:
+        _registry = _build()
+    return _registry
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> NnbenchError:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    failed = [f.plugin for f in plugins.failures]
+    also = f" (plugins that failed to load: {', '.join(failed)})" if failed else ""
+    return NnbenchError(f"unknown {kind} {name!r}{hint} Known: {', '.join(sorted(known)) or 'none'}{also}")
+
+
+def get_architecture(name: str) -> Architecture:
+    """The registered architecture called ``name``; an unknown name is an error with a did-you-mean."""
+    registry = get_registry()
+    if name not in registry.architectures:
+        raise _unknown("architecture", name, list(registry.architectures))
+    return registry.architectures[name]
+
+
+def get_task(name: str) -> type[Task]:
+    """The registered task class called ``name``; an unknown name is an error with a did-you-mean."""
+    registry = get_registry()
+    if name not in registry.tasks:
+        raise _unknown("task", name, list(registry.tasks))
+    return registry.tasks[name]

@@ -1,0 +1,151 @@
+"""Runs a suite: plan the trials, skip what the store holds, dispatch the rest, record each result.
+
+A killed run loses at most the trials in flight: each finished trial is one transaction, and the
+next ``nnbench run`` of the same suite skips trials whose status is ok, diverged or skipped.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnbench import config as suite_config
+from nnbench import measure, plugins
+from nnbench.executors import Job, make_executor
+from nnbench.store import Store
+from nnbench.trial import failure_record
+from nnbench.types import SuiteContext
+
+# Statuses that make `nnbench run` exit non-zero (documented in the README).
+FAILED_STATUSES = ("error", "timeout", "oom", "crashed")
+
+
+@dataclass
+class RunSummary:
+    """What a run did: its id, the records it wrote and what it skipped."""
+
+    run_id: str | None
+    db_path: str
+    planned: list[suite_config.PlannedTrial]
+    already_done: int = 0
+    not_applicable: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)
+    plugin_failures: list[plugins.PluginFailure] = field(default_factory=list)
+    interrupted: bool = False
+    dry_run: bool = False
+    to_run: list[suite_config.PlannedTrial] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Counter:
+        """Trials of this run by status."""
+        return Counter(r["status"] for r in self.records)
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        """Records of trials that failed (error, timeout, oom, crashed)."""
+        return [r for r in self.records if r["status"] in FAILED_STATUSES]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed; 1 when a trial failed or an entry was unavailable; 130 when interrupted."""
+        if self.interrupted:
+            return 130
+        return 1 if self.failures or self.unavailable else 0
+
+
+def _environment(device: str) -> dict[str, Any]:
+    env = measure.environment_info(device)
+    for extra in plugins.pm.hook.environment_info():
+        for key, value in (extra or {}).items():
+            env.setdefault(key, value)  # a plugin adds keys; it does not override the core's
+    return env
+
+
+def run_suite(
+    suite: str | Path | suite_config.Suite,
+    *,
+    db: str | Path | None = None,
+    executor: str | None = None,
+    workers: int | None = None,
+    device: str | None = None,
+    plugin_files: tuple[str, ...] | list[str] = (),
+    dry_run: bool = False,
+    quiet: bool = False,
+    console=None,
+) -> RunSummary:
+    """Run (or with ``dry_run`` only plan) a suite; return a :class:`RunSummary`."""
+    if not isinstance(suite, suite_config.Suite):
+        suite = suite_config.load_suite(suite, plugin_files)
+    model = suite.model
+    resolved_device = suite_config.resolve_device(device or model.device)
+    workers = workers or model.executor.workers
+    matrix = suite_config.expand(suite, resolved_device, workers=workers)
+
+    with Store(db) as store:
+        done = store.finished_ids()
+        summary = RunSummary(
+            run_id=None,
+            db_path=str(store.path),
+            planned=matrix.trials,
+            unavailable=matrix.unavailable,
+            plugin_failures=list(plugins.failures),
+            dry_run=dry_run,
+        )
+        runnable = [p for p in matrix.trials if p.not_applicable is None]
+        not_applicable = [p for p in matrix.trials if p.not_applicable is not None]
+        summary.already_done = sum(p.spec.trial_id in done for p in runnable)
+        summary.not_applicable = len(not_applicable)
+        summary.to_run = [p for p in runnable if p.spec.trial_id not in done]
+        if dry_run:
+            return summary
+
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        summary.run_id = run_id
+        suite_dir = str(suite.path.parent) if suite.path is not None else None
+        store.start_run(
+            run_id,
+            model.name,
+            str(suite.path) if suite.path else None,
+            suite.text,
+            measure.git_sha(suite_dir),
+            _environment(resolved_device),
+        )
+        ctx = SuiteContext(run_id=run_id, suite_name=model.name, device=resolved_device, db_path=str(store.path))
+        hook = plugins.pm.hook
+        hook.suite_started(suite=suite, trials=[p.spec for p in summary.to_run], ctx=ctx)
+
+        for planned in not_applicable:
+            if planned.spec.trial_id in done:
+                continue
+            record = failure_record(planned.spec, "skipped", f"n/a: {planned.not_applicable}", planned.arch_label)
+            record["run_id"] = run_id
+            store.write_trial(record)
+
+        kind = executor or model.executor.kind
+        runner = make_executor(kind, workers=workers, timeout_s=model.executor.timeout)
+        jobs = [Job(p.spec, p.arch_label) for p in summary.to_run]
+        from nnbench.progress import RunDisplay
+
+        with RunDisplay(len(jobs), console=console, quiet=quiet) as display:
+
+            def on_start(job: Job) -> None:
+                budget = job.spec.budget
+                display.started(job.spec.trial_id, job.spec.label, budget.steps, budget.seconds)
+
+            try:
+                for job, record, curve in runner.run(jobs, on_progress=display.advance, on_start=on_start):
+                    record["run_id"] = run_id
+                    store.write_trial(record, curve)
+                    summary.records.append(record)
+                    display.finished(job.spec.trial_id, job.spec.label, record)
+                    hook.trial_finished(record=record, ctx=ctx)
+            except KeyboardInterrupt:
+                summary.interrupted = True
+        store.finish_run(run_id)
+        hook.suite_finished(suite=suite, records=summary.records, ctx=ctx)
+    return summary

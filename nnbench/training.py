@@ -1,0 +1,270 @@
+"""The measured training loop every trial trains in, and the generic supervised trainer built on it.
+
+An architecture that owns its loop (a GAN, a diffusion model) writes::
+
+    for step in ctx.loop.steps(model, opt_g, opt_d):
+        x, _ = ctx.loop.batch()
+        ...  # its own update
+        ctx.loop.record_loss(loss)
+    return ctx.loop.result()
+
+and gets exactly the measurement the generic trainer gets: warm-up steps that are undone, FLOPs of
+one real step, per-step times, a clock that pauses for evaluations, the budget, divergence checks.
+The timed loop is the one a careful engineer writes by hand: data already on the device, batches
+by indexing, no per-step Python logging or hook calls.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from nnbench import measure
+from nnbench.types import Metric, RunContext, Task, TrainingSettings, TrainResult
+
+# On CUDA the host clock runs ahead of the GPU, so the time budget and the loss are checked
+# with a synchronisation only every this many steps (never every step).
+CUDA_CHECK_EVERY = 50
+# The progress callback (the live display) is called every this many steps, never every step.
+PROGRESS_EVERY = 25
+
+
+class Batcher:
+    """Random batches without replacement from tensors already on the device (one permutation per epoch)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int):
+        self.x, self.y = x, y
+        self.n = x.shape[0]
+        self.batch_size = min(batch_size, self.n)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.order = torch.empty(0, dtype=torch.long, device=x.device)
+        self.position = self.n  # forces a permutation on the first call
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The next batch ``(x, y)``; ``y`` is None for unlabelled data. The last partial batch is dropped."""
+        if self.position + self.batch_size > self.n:
+            self.order = torch.randperm(self.n, generator=self.generator).to(self.x.device)
+            self.position = 0
+        index = self.order[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return self.x[index], (self.y[index] if self.y is not None else None)
+
+    def state(self) -> tuple[Any, ...]:
+        """Everything needed to replay the same batches."""
+        return (self.generator.get_state(), self.order, self.position)
+
+    def restore(self, state: tuple[Any, ...]) -> None:
+        """Go back to a :meth:`state`."""
+        generator_state, self.order, self.position = state
+        self.generator.set_state(generator_state)
+
+
+def make_optimizer(parameters, settings: TrainingSettings) -> torch.optim.Optimizer:
+    """The optimizer a suite names (adamw, adam or sgd with momentum 0.9)."""
+    params = [p for p in parameters if p.requires_grad]
+    if settings.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    if settings.optimizer == "adam":
+        return torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=settings.lr, momentum=0.9, weight_decay=settings.weight_decay)
+    raise ValueError(f"unknown optimizer {settings.optimizer!r}")
+
+
+class TrainingLoop:
+    """One trial's measured loop: phases, timer, budget, evaluations and their curve."""
+
+    def __init__(self, task: Task, ctx: RunContext, log_metrics=None):
+        spec = ctx.trial
+        self.task = task
+        self.ctx = ctx
+        self.device = ctx.device
+        self.settings = spec.training
+        self.budget = spec.budget
+        self.metric: Metric = task.metric()
+        self.log_metrics = log_metrics  # the hook relay, called at evaluations only
+        x, y = task.data["train"]
+        self.batcher = Batcher(x, y, self.settings.batch_size, seed=spec.seed)
+        self.timer = measure.StepTimer(self.device)
+        self.curve: list[dict[str, Any]] = []
+        self.step = 0
+        self.samples = 0
+        self.train_s = 0.0
+        self.eval_s = 0.0
+        self.warmup_s = 0.0
+        self.flops: dict[str, Any] = {"flops": None, "flops_method": "not measured: loop never ran"}
+        self.diverged = False
+        self.last_loss: torch.Tensor | None = None
+        self.best_val: float | None = None
+        self.best_state: dict[str, Any] | None = None
+        self.time_to_target_s: float | None = None
+        self.steps_to_target: int | None = None
+        self.samples_to_target: int | None = None
+        self.best_step: int | None = None
+        self._model: torch.nn.Module | None = None
+        self._clock_start = 0.0
+        self._timing = False
+        self.progress = None  # callable(step, train_s), set by the runner for the live display
+
+    # -- what a training loop calls ------------------------------------------------------------
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The next training batch, already on the device."""
+        x, y = self.batcher.next()
+        if self._timing:
+            self.samples += x.shape[0]
+        return x, y
+
+    def record_loss(self, loss: torch.Tensor) -> None:
+        """Hand the step's loss to the loop; a non-finite loss ends the trial as diverged."""
+        self.last_loss = loss
+
+    def steps(self, model: torch.nn.Module, *optimizers: torch.optim.Optimizer) -> Iterator[int]:
+        """Yield step numbers: warm-up steps (undone afterwards), then timed steps until the budget ends.
+
+        The caller's loop body runs between two yields, so it is exactly one step: the timer laps
+        there, the first warm-up step runs under the FLOP counter, and evaluation pauses the clock.
+        """
+        self._model = model
+        model.train()
+        started = time.perf_counter()
+        snapshot = self._snapshot(model, optimizers)
+        # Warm-up steps are real steps (allocator, autotuning, lazy init); the first one is also the
+        # step whose FLOPs are counted. Then every effect is undone: the timed run starts from the
+        # same weights, optimizer state, batches and random state as if no warm-up had happened.
+        with measure.count_flops() as flops:
+            yield 0
+        self.flops = flops
+        for warm_step in range(1, self.settings.warmup_steps):
+            yield warm_step
+        self._restore(model, optimizers, snapshot)
+        self.last_loss = None
+        measure.sync(self.device)
+        self.warmup_s = time.perf_counter() - started
+        yield from self._timed(model)
+
+    def result(self) -> TrainResult:
+        """The TrainResult of the loop as it ran."""
+        final = float(self.last_loss.detach()) if self.last_loss is not None else None
+        return TrainResult(steps=self.step, samples=self.samples, final_loss=final, diverged=self.diverged)
+
+    # -- phases -----------------------------------------------------------------------------------
+    def _snapshot(self, model, optimizers) -> dict[str, Any]:
+        snapshot = {
+            "model": copy.deepcopy(model.state_dict()),
+            "optimizers": [copy.deepcopy(o.state_dict()) for o in optimizers],
+            "batcher": self.batcher.state(),
+            "rng": torch.get_rng_state(),
+        }
+        if self.device == "cuda":
+            snapshot["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return snapshot
+
+    def _restore(self, model, optimizers, snapshot) -> None:
+        model.load_state_dict(snapshot["model"])
+        for optimizer, state in zip(optimizers, snapshot["optimizers"]):
+            optimizer.load_state_dict(state)
+            optimizer.zero_grad(set_to_none=True)
+        model.zero_grad(set_to_none=True)
+        self.batcher.restore(snapshot["batcher"])
+        torch.set_rng_state(snapshot["rng"])
+        if "cuda_rng" in snapshot:
+            torch.cuda.set_rng_state_all(snapshot["cuda_rng"])
+
+    def _elapsed(self) -> float:
+        """Training seconds so far: wall time of the window less paused evaluations (unless on the clock)."""
+        elapsed = time.perf_counter() - self._clock_start
+        return elapsed if self.settings.eval_on_clock else elapsed - self.eval_s
+
+    def _out_of_budget(self) -> bool:
+        if self.budget.steps is not None and self.step >= self.budget.steps:
+            return True
+        if self.budget.seconds is None:
+            return False
+        if self.device == "cuda":
+            if self.step % CUDA_CHECK_EVERY:
+                return False
+            measure.sync(self.device)
+        return self._elapsed() >= self.budget.seconds
+
+    def _loss_is_finite(self) -> bool:
+        if self.last_loss is None:
+            return True
+        if self.device == "cuda" and self.step % CUDA_CHECK_EVERY:
+            return True  # read the loss without a per-step sync; checked every CUDA_CHECK_EVERY steps
+        return math.isfinite(self.last_loss.detach().item())
+
+    def _timed(self, model: torch.nn.Module) -> Iterator[int]:
+        self._timing = True
+        self._clock_start = time.perf_counter()
+        self.timer.start()
+        evaluated_at = -1
+        while not self._out_of_budget():
+            yield self.step
+            self.timer.lap()
+            self.step += 1
+            if not self._loss_is_finite():
+                self.diverged = True
+                break
+            if self.settings.eval_every and self.step % self.settings.eval_every == 0:
+                self.evaluate(model, "val")
+                evaluated_at = self.step
+                self.timer.start()
+            if self.progress is not None and self.step % PROGRESS_EVERY == 0:
+                self.progress(self.step, self._elapsed())
+        measure.sync(self.device)
+        self.train_s = self._elapsed()
+        self._timing = False
+        if not self.diverged and evaluated_at != self.step:
+            self.evaluate(model, "val")
+
+    def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
+        """Score ``model`` on ``split`` with the clock paused; validation points feed the curve and selection."""
+        measure.sync(self.device)
+        paused = time.perf_counter()
+        train_s = self._elapsed() if self._timing else self.train_s
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            metrics = {k: float(v) for k, v in self.task.evaluate(model, split).items()}
+        model.train(was_training)
+        for name, value in metrics.items():
+            self.curve.append({"step": self.step, "train_s": train_s, "split": split, "metric": name, "value": value})
+        if split == "val":
+            self._select(model, metrics.get(self.metric.name), train_s)
+            if self.log_metrics is not None:
+                self.log_metrics(step=self.step, metrics=metrics, ctx=self.ctx)
+        measure.sync(self.device)
+        self.eval_s += time.perf_counter() - paused
+        return metrics
+
+    def _select(self, model: torch.nn.Module, value: float | None, train_s: float) -> None:
+        # The selected checkpoint is the one with the best validation score; the test split is
+        # scored on it. Copies are made at evaluations only, outside the clock.
+        if value is not None and math.isfinite(value) and self.metric.better(value, self.best_val):
+            self.best_val = value
+            self.best_step = self.step
+            self.best_state = copy.deepcopy(model.state_dict())
+        if self.time_to_target_s is None and self.metric.reached(value):
+            self.time_to_target_s = train_s
+            self.steps_to_target = self.step
+            self.samples_to_target = self.samples
+
+
+def train_supervised(model: torch.nn.Module, task: Task, ctx: RunContext) -> TrainResult:
+    """The generic trainer: minimise the task's loss with the suite's optimizer on on-device batches."""
+    loop = ctx.loop
+    assert loop is not None, "the runner sets ctx.loop before training"
+    optimizer = make_optimizer(model.parameters(), ctx.training)
+    for _ in loop.steps(model, optimizer):
+        x, y = loop.batch()
+        loss = task.loss(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loop.record_loss(loss)
+    return loop.result()

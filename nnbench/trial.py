@@ -1,0 +1,206 @@
+"""One trial from start to finish: data, build, warm-up, timed training, evaluation, every measured field.
+
+Every executor calls :func:`execute_trial`; it returns the trial's record and curve whatever happens
+inside (an exception becomes status ``error`` with its traceback, a non-finite loss ``diverged``,
+torch's out-of-memory error ``oom``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+import traceback
+from typing import Any
+
+from nnbench.types import RunContext, TrialSpec
+
+
+def _seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _set_threads(spec: TrialSpec) -> None:
+    # Set from the suite, not from whichever executor runs the trial, so results do not depend on it.
+    import torch
+
+    if spec.threads:
+        torch.set_num_threads(spec.threads)
+
+
+def base_record(spec: TrialSpec, arch_label: str = "") -> dict[str, Any]:
+    """The identity fields of a trial's record."""
+    return {
+        "trial_id": spec.trial_id,
+        "architecture": spec.architecture,
+        "arch_label": arch_label or spec.architecture,
+        "arch_config": spec.arch_config,
+        "task": spec.task,
+        "task_config": spec.task_config,
+        "task_version": spec.task_version,
+        "seed": spec.seed,
+        "device": spec.device,
+        "batch_size": spec.training.batch_size,
+        "optimizer": spec.training.optimizer,
+        "lr": spec.training.lr,
+        "budget_steps": spec.budget.steps,
+        "budget_s": spec.budget.seconds,
+        "threads": spec.threads,
+        "error": None,
+    }
+
+
+def failure_record(spec: TrialSpec, status: str, error: str, arch_label: str = "") -> dict[str, Any]:
+    """The record of a trial that produced no measurement (skipped, timeout, crashed, ...)."""
+    record = base_record(spec, arch_label)
+    record.update(status=status, error=error, finished_at=time.time())
+    return record
+
+
+def _is_oom(exc: BaseException) -> bool:
+    import torch
+
+    if isinstance(exc, torch.OutOfMemoryError if hasattr(torch, "OutOfMemoryError") else MemoryError):
+        return True
+    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
+
+
+def execute_trial(spec: TrialSpec, arch_label: str = "", progress=None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run one trial; return ``(record, curve)``. Never raises for a failure inside the trial."""
+    import torch
+
+    from nnbench import measure, plugins, registry
+    from nnbench.training import TrainingLoop
+
+    started = time.perf_counter()
+    record = base_record(spec, arch_label)
+    curve: list[dict[str, Any]] = []
+    loop = None
+    try:
+        for plugin_file in spec.plugin_files:
+            plugins.load_plugin_file(plugin_file)
+        architecture = registry.get_architecture(spec.architecture)
+        task_cls = registry.get_task(spec.task)
+        _set_threads(spec)
+        _seed_everything(spec.seed)
+        measure.reset_peak_memory(spec.device)
+
+        # -- setup (own timer): data on the device, model built and moved there ------------------
+        setup_started = time.perf_counter()
+        task = task_cls(task_cls.Config(**spec.task_config))
+        task.setup(spec.seed, spec.device)
+        task_spec = task.spec()
+        config = architecture.Config(**spec.arch_config)
+        ctx = RunContext(trial=spec, device=spec.device, task=task)
+        hook = plugins.pm.hook
+        model = hook.build_model(architecture=architecture, task=task_spec, config=config, ctx=ctx)
+        if model is None:
+            raise RuntimeError(f"build_model returned None for {spec.architecture}")
+        model = model.to(spec.device)
+        metric = task.metric()
+        loop = TrainingLoop(task, ctx, log_metrics=hook.log_metrics)
+        if progress is not None:
+            loop.progress = progress
+        ctx.loop = loop
+        measure.sync(spec.device)
+        setup_s = time.perf_counter() - setup_started
+
+        # -- warm-up and timed training (inside the loop) ----------------------------------------
+        energy = measure.EnergyMeter(spec.device)
+        energy.start()
+        train_started = time.perf_counter()
+        result = hook.train_model(model=model, architecture=architecture, task=task, config=config, ctx=ctx)
+        measure.sync(spec.device)
+        train_call_s = time.perf_counter() - train_started
+        energy_fields = energy.stop()
+
+        # -- evaluation of the selected checkpoint (untimed) ---------------------------------------
+        eval_started = time.perf_counter()
+        used_loop = loop.step > 0 or loop.train_s > 0
+        selected_step = loop.step
+        if loop.best_state is not None and loop.best_step != loop.step:
+            model.load_state_dict(loop.best_state)
+            selected_step = loop.best_step
+        test_metrics = loop.evaluate(model, "test") if not result.diverged else {}
+        final_eval_s = time.perf_counter() - eval_started
+
+        val_points = [p["value"] for p in loop.curve if p["split"] == "val" and p["metric"] == metric.name]
+        params = sum(p.numel() for p in model.parameters())
+        train_s = loop.train_s if used_loop else max(train_call_s - loop.eval_s, 0.0)
+        timing = measure.step_time_stats(loop.timer.step_seconds() if used_loop else [])
+        flops = loop.flops.get("flops")
+        total_flops = flops * result.steps if flops is not None else None
+        achieved = total_flops / train_s / 1e12 if total_flops is not None and train_s > 0 else None
+        name = measure.device_name(spec.device)
+        precision = measure.precision_name(spec.device)
+        samples = loop.samples if used_loop else result.samples
+        sequence_length = task_spec.input_shape[0] if task_spec.modality == "sequence" else None
+
+        record.update(
+            status="diverged" if result.diverged else "ok",
+            error="non-finite training loss" if result.diverged else None,
+            device_name=name,
+            precision=precision,
+            compile=False,
+            metric=metric.name,
+            higher_is_better=metric.higher_is_better,
+            target=metric.target,
+            val_score=loop.best_val,
+            val_final=val_points[-1] if val_points else None,
+            test_score=test_metrics.get(metric.name),
+            test_metrics=test_metrics,
+            selected_step=selected_step,
+            reached_target=metric.reached(loop.best_val) if metric.target is not None else None,
+            time_to_target_s=loop.time_to_target_s,
+            steps_to_target=loop.steps_to_target,
+            samples_to_target=loop.samples_to_target,
+            steps=result.steps,
+            samples=samples,
+            final_loss=result.final_loss,
+            setup_s=setup_s,
+            warmup_s=loop.warmup_s,
+            compile_s=None,
+            compile_note="torch.compile off",
+            train_s=train_s,
+            eval_s=loop.eval_s,
+            final_eval_s=final_eval_s,
+            timing_method=("cuda events" if spec.device == "cuda" else "perf_counter")
+            if used_loop
+            else "wall clock of train(): the loop did not use ctx.loop.steps()",
+            **timing,
+            samples_per_s=samples / train_s if train_s > 0 else None,
+            tokens_per_s=samples * sequence_length / train_s if sequence_length and train_s > 0 else None,
+            params=params,
+            flops_per_step=flops,
+            flops_method=loop.flops.get("flops_method"),
+            total_train_flops=total_flops,
+            achieved_tflops=achieved,
+            mfu=measure.mfu(achieved, name, precision),
+            time_floor_s=measure.time_floor(total_flops, name, precision),
+            **measure.memory_fields(spec.device),
+            **energy_fields,
+            **measure.cost_fields(train_s, spec.device, spec.price_per_hour_usd),
+            torch_version=torch.__version__,
+            torch_threads=torch.get_num_threads(),
+            pid=os.getpid(),
+        )
+        cost_rate = record["cost_usd"] / train_s if record["cost_usd"] is not None and train_s > 0 else None
+        record["cost_to_target_usd"] = (
+            loop.time_to_target_s * cost_rate if loop.time_to_target_s is not None and cost_rate is not None else None
+        )
+        if record["val_score"] is not None and not math.isfinite(record["val_score"]):
+            record["val_score"] = None
+    except Exception as exc:
+        record.update(status="oom" if _is_oom(exc) else "error", error=f"{type(exc).__name__}: {exc}")
+        record["traceback"] = traceback.format_exc()
+    if loop is not None:
+        curve = loop.curve
+    record["wall_s"] = time.perf_counter() - started
+    record["finished_at"] = time.time()
+    return record, curve

@@ -1,0 +1,228 @@
+"""The types of the plugin contract: what an architecture and a task are, and what they exchange.
+
+This module must not import torch at import time: ``nnbench --help`` and ``nnbench list`` stay fast.
+Fields are only ever added to these types, never removed or renamed (the public contract).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pydantic
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+
+    from nnbench.training import TrainingLoop
+
+MODALITIES = frozenset({"tabular", "image", "sequence", "points"})
+KINDS = frozenset({"classification", "regression", "generation"})
+SPLITS = ("train", "val", "test")
+
+
+class Config(pydantic.BaseModel):
+    """Base class of every architecture's and task's options: unknown keys are an error."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What an architecture builds from: the shapes and kind of one task.
+
+    A model's ``forward`` maps a batch ``(B, *input_shape)`` to ``(B, *output_shape)``;
+    a generative model also has ``sample(n) -> (n, *output_shape)``.
+    """
+
+    name: str
+    modality: str  # tabular | image | sequence | points
+    kind: str  # classification | regression | generation
+    input_shape: tuple[int, ...]  # tabular (F,), image (C, H, W), tokens (T,), features (T, F), points (D,)
+    output_shape: tuple[int, ...]  # (C,) whole-input class, (T, C) per position, (k,) regression, sample shape
+    vocab_size: int | None = None  # distinct tokens when inputs are integer tokens (long tensors)
+    num_classes: int | None = None  # classes for classification
+    causal: bool = False  # per-position outputs may only look at positions <= t
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long one trial trains: whichever of steps and seconds ends first."""
+
+    steps: int | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The generic trainer's settings, after suite defaults and per-architecture overrides."""
+
+    batch_size: int = 128
+    optimizer: str = "adamw"  # adamw | adam | sgd
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    eval_every: int = 100  # steps between validation evaluations (0: only at the end)
+    warmup_steps: int = 3  # real steps run and undone before the timed window
+    eval_on_clock: bool = False  # MLPerf style: evaluation time counts as training time
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One trial, fully resolved: everything that decides its result, and so its id."""
+
+    trial_id: str
+    architecture: str
+    arch_config: dict[str, Any]
+    task: str
+    task_config: dict[str, Any]
+    task_version: int
+    seed: int
+    device: str  # cpu | cuda | mps (resolved, never "auto")
+    budget: Budget
+    training: TrainingSettings
+    threads: int | None = None  # torch intra-op threads for CPU trials
+    price_per_hour_usd: float | None = None
+    plugin_files: tuple[str, ...] = ()  # loose plugin files the trial's process must load
+    label: str = ""  # human label for progress lines
+
+
+@dataclass
+class TrainResult:
+    """What a training loop returns; ``TrainingLoop.result()`` builds it for you."""
+
+    steps: int
+    samples: int
+    final_loss: float | None = None
+    diverged: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunContext:
+    """Everything a lifecycle hook may need about the trial in hand. Fields are only ever added."""
+
+    trial: TrialSpec
+    device: str
+    task: Task | None = None  # the live task with its data on the device
+    loop: TrainingLoop | None = None  # the measured training loop (present during build/train)
+    run_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def training(self) -> TrainingSettings:
+        """The resolved training settings of this trial."""
+        return self.trial.training
+
+
+@dataclass
+class SuiteContext:
+    """What the suite-level hooks (suite_started, trial_finished, suite_finished) get as ``ctx``."""
+
+    run_id: str
+    suite_name: str
+    device: str
+    db_path: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Architecture:
+    """Base class of an architecture plugin.
+
+    Subclasses set ``name``, ``modalities``, ``kinds``, a nested ``Config`` (a :class:`Config`
+    subclass whose defaults train on a CPU in seconds) and implement :meth:`build`.
+    Owning the whole loop (GAN, diffusion) is done by overriding :meth:`train`.
+    """
+
+    name: ClassVar[str] = ""
+    modalities: ClassVar[set[str] | frozenset[str]] = frozenset()
+    kinds: ClassVar[set[str] | frozenset[str]] = frozenset({"classification", "regression"})
+    Config: ClassVar[type[Config]] = Config
+
+    def build(self, task: TaskSpec, config: Any) -> torch.nn.Module:
+        """Return a model mapping ``(B, *task.input_shape)`` to ``(B, *task.output_shape)``."""
+        raise NotImplementedError(f"architecture {self.name!r} does not implement build()")
+
+    def train(self, model: torch.nn.Module, task: Task, config: Any, ctx: RunContext) -> TrainResult | None:
+        """Own the training loop; return None (the default) to use the generic trainer."""
+        return None
+
+    def incompatibility(self, task: TaskSpec) -> str | None:
+        """Why this architecture cannot take ``task``, or None when it can."""
+        if task.modality not in self.modalities:
+            return f"{self.name} takes {sorted(self.modalities)} inputs, not {task.modality}"
+        if task.kind not in self.kinds:
+            return f"{self.name} does {sorted(self.kinds)}, not {task.kind}"
+        return None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A task's primary metric: its name, its direction and an optional target."""
+
+    name: str
+    higher_is_better: bool
+    target: float | None = None
+
+    def reached(self, value: float | None) -> bool:
+        """Whether ``value`` meets the target (False without a target or a value)."""
+        if self.target is None or value is None:
+            return False
+        return value >= self.target if self.higher_is_better else value <= self.target
+
+    def better(self, a: float | None, b: float | None) -> bool:
+        """Whether ``a`` is strictly better than ``b`` (None is worst)."""
+        if a is None:
+            return False
+        if b is None:
+            return True
+        return a > b if self.higher_is_better else a < b
+
+
+class Task:
+    """Base class of a task: it owns its data and its judgement.
+
+    Subclasses set ``name``, ``version``, ``tier``, ``description`` and a nested ``Config``,
+    and implement :meth:`spec`, :meth:`metric`, :meth:`make_data` and :meth:`evaluate`
+    (and :meth:`loss` for tasks the generic trainer can train on).
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[int] = 1  # bump when the data or the metric changes
+    tier: ClassVar[str] = "smoke"  # smoke | quick | long | local
+    description: ClassVar[str] = ""  # what the task tests and which family should win it, and why
+    Config: ClassVar[type[Config]] = Config
+
+    def __init__(self, config: Config | None = None):
+        self.config = config if config is not None else self.Config()
+        self.data: dict[str, tuple[Any, Any]] = {}
+        self.device = "cpu"
+
+    # -- declared by every task -------------------------------------------------------------
+    def spec(self) -> TaskSpec:
+        """The shapes and kind an architecture builds from (independent of the seed)."""
+        raise NotImplementedError
+
+    def metric(self) -> Metric:
+        """The primary metric, its direction and target."""
+        raise NotImplementedError
+
+    def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
+        """Return ``{"train": (x, y), "val": (x, y), "test": (x, y)}`` as CPU tensors (y may be None)."""
+        raise NotImplementedError
+
+    def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
+        """Score ``model`` on ``split``; the result holds the primary metric under its name."""
+        raise NotImplementedError
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The training loss of the generic trainer."""
+        raise NotImplementedError(f"task {self.name!r} has no loss for the generic trainer")
+
+    # -- provided -------------------------------------------------------------------------------
+    def setup(self, seed: int, device: str) -> None:
+        """Make the data for ``seed`` and put it on ``device`` once, as tensors."""
+        self.device = device
+        data = self.make_data(seed)
+        self.data = {
+            split: tuple(t.to(device) if t is not None else None for t in pair) for split, pair in data.items()
+        }
