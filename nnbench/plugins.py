@@ -146,3 +146,16 @@ def plugin_listing() -> list[dict[str, object]]:
         rows.append({"name": name, "hooks": hooks, "version": version, "error": None})
     rows.extend({"name": f.plugin, "hooks": [], "version": None, "error": f.error} for f in failures)
     return rows
+
+
+def reset() -> None:
+    """Forget every loaded plugin and failure (for tests and long-lived processes)."""
+    global pm, _loaded
+    pm = pluggy.PluginManager("nnbench")
+    pm.add_hookspecs(hookspecs)
+    failures.clear()
+    _loaded_files.clear()
+    _loaded = False
+    from nnbench import registry
+
+    registry.invalidate()

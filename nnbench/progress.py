@@ -86,6 +86,6 @@ def describe(record: dict[str, Any]) -> str:
         score = record.get("test_score")
         shown = f"{score:.4g}" if isinstance(score, (int, float)) else "n/a"
         train_s = record.get("train_s") or 0.0
-        return f"{status} {record['metric']}={shown} in {train_s:.1f}s ({record.get('steps')} steps)"
+        return f"{status} {record['metric']}={shown} in {train_s:.2f}s ({record.get('steps')} steps)"
     error = (record.get("error") or "").splitlines()
     return f"{status}: {error[0] if error else ''}"

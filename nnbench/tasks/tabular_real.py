@@ -1,0 +1,81 @@
+"""``tabular-real``: small real tables bundled with scikit-learn (breast cancer, or wine)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from nnbench.tasks import metrics
+from nnbench.tasks.splits import split_indices
+from nnbench.types import Config as BaseConfig
+from nnbench.types import Metric, Task, TaskSpec
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+
+# dataset -> (scikit-learn loader name, number of features, number of classes)
+DATASETS = {
+    "breast_cancer": ("load_breast_cancer", 30, 2),
+    "wine": ("load_wine", 13, 3),
+}
+
+
+class TabularReal(Task):
+    """Classify the rows of a real table bundled with scikit-learn, standardized with train statistics."""
+
+    name = "tabular-real"
+    version = 1
+    tier = "smoke"
+    description = (
+        "A small real table bundled with scikit-learn (Wisconsin breast cancer by default: 569 rows, "
+        "30 numeric features, 2 classes): a sanity check on real tabular data. Only architectures that "
+        "take flat feature vectors apply; an MLP should win easily, since the features have no spatial "
+        "or temporal order for a CNN, RNN or Transformer prior to exploit."
+    )
+
+    class Config(BaseConfig):
+        """Which table to use."""
+
+        dataset: Literal["breast_cancer", "wine"] = "breast_cancer"  # 569x30, 2 classes | 178x13, 3 classes
+
+    def spec(self) -> TaskSpec:
+        """Feature vectors ``(F,)`` to class logits."""
+        _, num_features, num_classes = DATASETS[self.config.dataset]
+        return TaskSpec(
+            name=self.name,
+            modality="tabular",
+            kind="classification",
+            input_shape=(num_features,),
+            output_shape=(num_classes,),
+            num_classes=num_classes,
+        )
+
+    def metric(self) -> Metric:
+        """Test accuracy, target 95%."""
+        return Metric("accuracy", higher_is_better=True, target=0.95)
+
+    def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
+        """Float32 ``(N, F)`` standardized with the TRAIN split's mean and std only; labels long ``(N,)``."""
+        import sklearn.datasets
+        import torch
+
+        loader_name, _, _ = DATASETS[self.config.dataset]
+        bunch = getattr(sklearn.datasets, loader_name)()
+        features = torch.tensor(bunch.data, dtype=torch.float64)  # (N, F)
+        labels = torch.tensor(bunch.target, dtype=torch.long)  # (N,)
+        rows = {split: torch.from_numpy(index) for split, index in split_indices(len(labels), seed).items()}
+        train = features[rows["train"]]
+        mean = train.mean(dim=0)
+        std = train.std(dim=0, unbiased=False).clamp_min(1e-12)  # a constant column stays finite
+        return {
+            split: (((features[index] - mean) / std).float(), labels[index]) for split, index in rows.items()
+        }
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the class logits."""
+        return metrics.cross_entropy(outputs, targets)
+
+    def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
+        """``accuracy`` (primary) and mean cross-entropy ``loss`` on ``split``."""
+        x, y = self.data[split]
+        logits = metrics.predict(model, x)
+        return {"accuracy": metrics.accuracy(logits, y), "loss": metrics.cross_entropy(logits, y).item()}
