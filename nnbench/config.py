@@ -81,7 +81,7 @@ class ExecutorModel(Config):
 
     kind: Literal["inline", "process"] = "process"
     workers: pydantic.PositiveInt = 1
-    timeout: Any = "10m"
+    timeout: Any = Field("10m", validate_default=True)  # a duration; validated into seconds
 
     @pydantic.field_validator("timeout")
     @classmethod

@@ -71,10 +71,19 @@ def _register_checked(module: ModuleType, name: str) -> bool:
     return True
 
 
+def tracing() -> bool:
+    """Whether hook calls are traced (``NNBENCH_TRACE_PLUGINS=1``)."""
+    return os.environ.get("NNBENCH_TRACE_PLUGINS", "") not in ("", "0")
+
+
+def trace(hook_name: str, plugin_names: list[str]) -> None:
+    """Print one traced hook call to stderr."""
+    print(f"[nnbench trace] {hook_name} -> {', '.join(plugin_names)}", file=sys.stderr)
+
+
 def _enable_tracing() -> None:
     def before(hook_name, hook_impls, kwargs):
-        names = ", ".join(impl.plugin_name for impl in hook_impls)
-        print(f"[nnbench trace] {hook_name} -> {names}", file=sys.stderr)
+        trace(hook_name, [impl.plugin_name for impl in hook_impls])
 
     def after(outcome, hook_name, hook_impls, kwargs):
         pass
@@ -88,7 +97,7 @@ def load_plugins() -> None:
     if _loaded:
         return
     _loaded = True
-    if os.environ.get("NNBENCH_TRACE_PLUGINS", "") not in ("", "0"):
+    if tracing():
         _enable_tracing()
     for module_name in DEFAULT_PLUGINS:
         # Core plugins are part of nnbench itself: if they fail, that is a bug, so let it raise.

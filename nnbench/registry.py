@@ -79,8 +79,10 @@ def _build() -> Registry:
 
     def run_hook(hook_name: str, kind: str, table: dict, check) -> None:
         hook = getattr(plugins.pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        for impl in hook.get_hookimpls():  # registration order: defaults, entry points, then files
             owner = impl.plugin_name
+            if plugins.tracing():
+                plugins.trace(hook_name, [owner])
 
             def register(obj, _owner=owner):
                 name = check(obj)

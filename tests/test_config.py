@@ -120,3 +120,8 @@ def test_durations():
     for bad in ("30", 30, "s", "-1s", "0s", True, "1d"):
         with pytest.raises(ValueError):
             config.parse_duration(bad)
+
+
+def test_defaults_are_validated_too(write_suite):
+    suite = config.load_suite(write_suite(GOOD))
+    assert suite.model.executor.timeout == 600.0  # "10m", parsed like a value from the file
