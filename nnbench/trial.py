@@ -128,6 +128,10 @@ def execute_trial(spec: TrialSpec, arch_label: str = "", progress=None) -> tuple
             model.load_state_dict(loop.best_state)
             selected_step = loop.best_step
         test_metrics = loop.evaluate(model, "test") if not result.diverged else {}
+        extra_metrics = {}
+        if not result.diverged:
+            for split in task.extra_splits:
+                extra_metrics[split] = loop.evaluate(model, split)
         final_eval_s = time.perf_counter() - eval_started
 
         val_points = [p["value"] for p in loop.curve if p["split"] == "val" and p["metric"] == metric.name]
@@ -155,6 +159,8 @@ def execute_trial(spec: TrialSpec, arch_label: str = "", progress=None) -> tuple
             val_final=val_points[-1] if val_points else None,
             test_score=test_metrics.get(metric.name),
             test_metrics=test_metrics,
+            extra_metrics=extra_metrics or None,
+            reference=bool(getattr(architecture, "reference", False)),
             selected_step=selected_step,
             reached_target=metric.reached(loop.best_val) if metric.target is not None else None,
             time_to_target_s=loop.time_to_target_s,

@@ -137,6 +137,7 @@ class Architecture:
     modalities: ClassVar[set[str] | frozenset[str]] = frozenset()
     kinds: ClassVar[set[str] | frozenset[str]] = frozenset({"classification", "regression"})
     Config: ClassVar[type[Config]] = Config
+    reference: ClassVar[bool] = False  # a non-neural reference row (e.g. gradient-boosted trees), marked in reports
 
     def build(self, task: TaskSpec, config: Any) -> torch.nn.Module:
         """Return a model mapping ``(B, *task.input_shape)`` to ``(B, *task.output_shape)``."""
@@ -191,6 +192,9 @@ class Task:
     tier: ClassVar[str] = "smoke"  # smoke | quick | long | local
     description: ClassVar[str] = ""  # what the task tests and which family should win it, and why
     Config: ClassVar[type[Config]] = Config
+    # Extra evaluation splits scored on the selected checkpoint after "test" (e.g. "test_4x" for
+    # length generalisation); make_data returns them too; results go to the record's extra_metrics.
+    extra_splits: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Config | None = None):
         self.config = config if config is not None else self.Config()
