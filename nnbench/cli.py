@@ -101,10 +101,24 @@ def _warn_plugin_failures() -> None:
 @click.argument("suite", type=click.Path(path_type=Path))
 @db_option
 @plugin_option
-@click.option("--executor", type=click.Choice(["inline", "process"]), default=None, help="Override the suite's executor.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Trials at once (process executor).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default=None, help="Override the suite's device.")
-@click.option("--dry-run", is_flag=True, help="Print the expanded matrix and what the store holds; train nothing.")
+@click.option(
+    "--executor",
+    type=click.Choice(["inline", "process"]),
+    default=None,
+    help="Override the suite's executor.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="Trials at once (process executor)."
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+    default=None,
+    help="Override the suite's device.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the expanded matrix and what the store holds; train nothing."
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @debug_option
 def run(suite, db, plugin_files, executor, workers, device, dry_run, quiet) -> None:
@@ -141,7 +155,9 @@ def run(suite, db, plugin_files, executor, workers, device, dry_run, quiet) -> N
     )
     for record in summary.failures:
         first = (record.get("error") or "").splitlines()[0:1]
-        click.echo(f"  {record['status']}: {record.get('arch_label')} · {record['task']} · seed {record['seed']}: {first[0] if first else ''}")
+        click.echo(
+            f"  {record['status']}: {record.get('arch_label')} · {record['task']} · seed {record['seed']}: {first[0] if first else ''}"
+        )
     if summary.interrupted:
         click.echo("interrupted: finished trials are saved; run the same command to resume", err=True)
     sys.exit(summary.exit_code)
@@ -220,13 +236,20 @@ def list_(what, as_json, plugin_files) -> None:
         from rich.table import Table
 
         table = Table(title=what)
-        columns = ["name", "modalities", "kinds", "plugin"] if what == "architectures" else [
-            "name", "tier", "modality", "kind", "metric", "target"
-        ]
+        columns = (
+            ["name", "modalities", "kinds", "plugin"]
+            if what == "architectures"
+            else ["name", "tier", "modality", "kind", "metric", "target"]
+        )
         for column in columns:
             table.add_column(column)
         for row in rows:
-            table.add_row(*[", ".join(v) if isinstance(v, list) else "" if v is None else str(v) for v in (row[c] for c in columns)])
+            table.add_row(
+                *[
+                    ", ".join(v) if isinstance(v, list) else "" if v is None else str(v)
+                    for v in (row[c] for c in columns)
+                ]
+            )
         Console().print(table)
     _warn_plugin_failures()
 
@@ -260,8 +283,12 @@ def plugins_(as_json, plugin_files) -> None:
 # -- report --------------------------------------------------------------------------------------
 @cli.command()
 @db_option
-@click.option("--run", "run_id", default=None, help="Only this run's trials (default: every trial in the store).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("report.html"), show_default=True)
+@click.option(
+    "--run", "run_id", default=None, help="Only this run's trials (default: every trial in the store)."
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), default=Path("report.html"), show_default=True
+)
 @click.option("--title", default=None, help="Page title (default: the suite's name).")
 @debug_option
 def report(db, run_id, output, title) -> None:

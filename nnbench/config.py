@@ -177,7 +177,9 @@ def _where(path: Path | None, nodes: Any, loc: tuple[Any, ...]) -> str:
 def _first_error(exc: pydantic.ValidationError) -> tuple[tuple[Any, ...], str]:
     # Union members (str | dict) add their type names to the location: drop them.
     error = exc.errors()[0]
-    loc = tuple(k for k in error["loc"] if k not in ("str", "dict[str,any]") and not str(k).startswith("function-"))
+    loc = tuple(
+        k for k in error["loc"] if k not in ("str", "dict[str,any]") and not str(k).startswith("function-")
+    )
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key"
@@ -338,12 +340,16 @@ def expand(suite: Suite, device: str, workers: int | None = None, threads: int |
                 training = TrainingModel(**{**model.training.model_dump(), **overrides})
             except pydantic.ValidationError as exc:
                 loc, message = _first_error(exc)
-                raise ConfigError(f"{suite.where('architectures', index, 'training', *loc)}: {message}") from None
+                raise ConfigError(
+                    f"{suite.where('architectures', index, 'training', *loc)}: {message}"
+                ) from None
             try:
                 arch_config = arch.Config(**combo)
             except pydantic.ValidationError as exc:
                 loc, message = _first_error(exc)
-                raise ConfigError(f"{suite.where('architectures', index, *loc)}: {message} (architecture {name})") from None
+                raise ConfigError(
+                    f"{suite.where('architectures', index, *loc)}: {message} (architecture {name})"
+                ) from None
             settings = TrainingSettings(**training.model_dump())
             label = _label(name, {**combo, "training": overrides})
             for task_name, _task_cls, task_config, spec, version in tasks:

@@ -56,7 +56,10 @@ class InlineExecutor:
     kind = "inline"
 
     def run(
-        self, jobs: list[Job], on_progress: ProgressCallback | None = None, on_start: StartCallback | None = None
+        self,
+        jobs: list[Job],
+        on_progress: ProgressCallback | None = None,
+        on_start: StartCallback | None = None,
     ) -> Iterator[tuple[Job, dict, list]]:
         """Yield each job's result as it finishes."""
         from nnbench.trial import execute_trial
@@ -93,7 +96,10 @@ class ProcessExecutor:
         self._lock = threading.Lock()
 
     def run(
-        self, jobs: list[Job], on_progress: ProgressCallback | None = None, on_start: StartCallback | None = None
+        self,
+        jobs: list[Job],
+        on_progress: ProgressCallback | None = None,
+        on_start: StartCallback | None = None,
     ) -> Iterator[tuple[Job, dict, list]]:
         """Yield each job's result as it finishes (in completion order)."""
         pending: queue.Queue[Job] = queue.Queue()
@@ -172,16 +178,27 @@ class ProcessExecutor:
                     with self._lock:
                         self._procs.discard(proc)
             if timed_out.is_set():
-                return failure_record(spec, "timeout", f"killed after the executor timeout of {self.timeout_s:g}s", job.arch_label), []
+                return failure_record(
+                    spec,
+                    "timeout",
+                    f"killed after the executor timeout of {self.timeout_s:g}s",
+                    job.arch_label,
+                ), []
             if result_path.exists() and returncode == 0:
                 result = json.loads(result_path.read_text())
                 return result["record"], result["curve"]
             tail = stderr_path.read_text(errors="replace")[-STDERR_TAIL_CHARS:].strip()
-            how = f"killed by {_signal_name(returncode)}" if returncode < 0 else f"exited with code {returncode}"
+            how = (
+                f"killed by {_signal_name(returncode)}"
+                if returncode < 0
+                else f"exited with code {returncode}"
+            )
             message = f"trial process {how} without a result"
             if returncode == -signal.SIGKILL:
                 message += " (SIGKILL: often the kernel's out-of-memory killer)"
-            return failure_record(spec, "crashed", message + (f"; stderr: {tail}" if tail else ""), job.arch_label), []
+            return failure_record(
+                spec, "crashed", message + (f"; stderr: {tail}" if tail else ""), job.arch_label
+            ), []
 
 
 def make_executor(kind: str, workers: int = 1, timeout_s: float = 600.0):

@@ -59,7 +59,9 @@ def _check_architecture(arch: object) -> str:
     _check_config(arch, "architecture", name)
     unknown = set(arch.modalities) - MODALITIES
     if not arch.modalities or unknown:
-        raise PluginError(f"architecture {name!r}: modalities must be a non-empty subset of {sorted(MODALITIES)}")
+        raise PluginError(
+            f"architecture {name!r}: modalities must be a non-empty subset of {sorted(MODALITIES)}"
+        )
     if not arch.kinds or set(arch.kinds) - KINDS:
         raise PluginError(f"architecture {name!r}: kinds must be a non-empty subset of {sorted(KINDS)}")
     return name

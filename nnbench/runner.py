@@ -115,14 +115,18 @@ def run_suite(
             measure.git_sha(suite_dir),
             _environment(resolved_device),
         )
-        ctx = SuiteContext(run_id=run_id, suite_name=model.name, device=resolved_device, db_path=str(store.path))
+        ctx = SuiteContext(
+            run_id=run_id, suite_name=model.name, device=resolved_device, db_path=str(store.path)
+        )
         hook = plugins.pm.hook
         hook.suite_started(suite=suite, trials=[p.spec for p in summary.to_run], ctx=ctx)
 
         for planned in not_applicable:
             if planned.spec.trial_id in done:
                 continue
-            record = failure_record(planned.spec, "skipped", f"n/a: {planned.not_applicable}", planned.arch_label)
+            record = failure_record(
+                planned.spec, "skipped", f"n/a: {planned.not_applicable}", planned.arch_label
+            )
             record["run_id"] = run_id
             store.write_trial(record)
 

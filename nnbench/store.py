@@ -106,7 +106,9 @@ class Store:
 
     def _check_path(self, create: bool) -> None:
         if self.path.is_dir():
-            raise StoreError(f"--db {self.path}: is a directory; expected a file such as {self.path / DEFAULT_DB}")
+            raise StoreError(
+                f"--db {self.path}: is a directory; expected a file such as {self.path / DEFAULT_DB}"
+            )
         if not self.path.exists():
             if not create:
                 raise StoreError(f"--db {self.path}: no such results store (run a suite first)")
@@ -165,8 +167,15 @@ class Store:
         self.close()
 
     # -- writes ---------------------------------------------------------------------------------
-    def start_run(self, run_id: str, suite_name: str, suite_path: str | None, suite_text: str,
-                  git_sha: str | None, environment: dict[str, Any]) -> None:
+    def start_run(
+        self,
+        run_id: str,
+        suite_name: str,
+        suite_path: str | None,
+        suite_text: str,
+        git_sha: str | None,
+        environment: dict[str, Any],
+    ) -> None:
         """Record the start of one ``nnbench run``."""
         with self.transaction() as conn:
             conn.execute(
@@ -245,7 +254,9 @@ def load_curves(db=None) -> pandas.DataFrame:
     import pandas as pd
 
     with _open_existing(db) as store:
-        return pd.read_sql_query("SELECT trial_id, step, train_s, split, metric, value FROM curves", store.conn)
+        return pd.read_sql_query(
+            "SELECT trial_id, step, train_s, split, metric, value FROM curves", store.conn
+        )
 
 
 def load_runs(db=None) -> pandas.DataFrame:

@@ -139,8 +139,7 @@ class TrainingLoop:
         with measure.count_flops() as flops:
             yield 0
         self.flops = flops
-        for warm_step in range(1, self.settings.warmup_steps):
-            yield warm_step
+        yield from range(1, self.settings.warmup_steps)
         self._restore(model, optimizers, snapshot)
         self.last_loss = None
         measure.sync(self.device)
@@ -233,7 +232,9 @@ class TrainingLoop:
             metrics = {k: float(v) for k, v in self.task.evaluate(model, split).items()}
         model.train(was_training)
         for name, value in metrics.items():
-            self.curve.append({"step": self.step, "train_s": train_s, "split": split, "metric": name, "value": value})
+            self.curve.append(
+                {"step": self.step, "train_s": train_s, "split": split, "metric": name, "value": value}
+            )
         if split == "val":
             self._select(model, metrics.get(self.metric.name), train_s)
             if self.log_metrics is not None:

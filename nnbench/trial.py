@@ -71,7 +71,9 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
 
 
-def execute_trial(spec: TrialSpec, arch_label: str = "", progress=None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def execute_trial(
+    spec: TrialSpec, arch_label: str = "", progress=None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run one trial; return ``(record, curve)``. Never raises for a failure inside the trial."""
     import torch
 
@@ -198,7 +200,9 @@ def execute_trial(spec: TrialSpec, arch_label: str = "", progress=None) -> tuple
         )
         cost_rate = record["cost_usd"] / train_s if record["cost_usd"] is not None and train_s > 0 else None
         record["cost_to_target_usd"] = (
-            loop.time_to_target_s * cost_rate if loop.time_to_target_s is not None and cost_rate is not None else None
+            loop.time_to_target_s * cost_rate
+            if loop.time_to_target_s is not None and cost_rate is not None
+            else None
         )
         if record["val_score"] is not None and not math.isfinite(record["val_score"]):
             record["val_score"] = None

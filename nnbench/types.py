@@ -39,7 +39,9 @@ class TaskSpec:
     modality: str  # tabular | image | sequence | points
     kind: str  # classification | regression | generation
     input_shape: tuple[int, ...]  # tabular (F,), image (C, H, W), tokens (T,), features (T, F), points (D,)
-    output_shape: tuple[int, ...]  # (C,) whole-input class, (T, C) per position, (k,) regression, sample shape
+    output_shape: tuple[
+        int, ...
+    ]  # (C,) whole-input class, (T, C) per position, (k,) regression, sample shape
     vocab_size: int | None = None  # distinct tokens when inputs are integer tokens (long tensors)
     num_classes: int | None = None  # classes for classification
     causal: bool = False  # per-position outputs may only look at positions <= t
@@ -137,7 +139,9 @@ class Architecture:
     modalities: ClassVar[set[str] | frozenset[str]] = frozenset()
     kinds: ClassVar[set[str] | frozenset[str]] = frozenset({"classification", "regression"})
     Config: ClassVar[type[Config]] = Config
-    reference: ClassVar[bool] = False  # a non-neural reference row (e.g. gradient-boosted trees), marked in reports
+    reference: ClassVar[bool] = (
+        False  # a non-neural reference row (e.g. gradient-boosted trees), marked in reports
+    )
 
     def build(self, task: TaskSpec, config: Any) -> torch.nn.Module:
         """Return a model mapping ``(B, *task.input_shape)`` to ``(B, *task.output_shape)``."""
@@ -228,5 +232,6 @@ class Task:
         self.device = device
         data = self.make_data(seed)
         self.data = {
-            split: tuple(t.to(device) if t is not None else None for t in pair) for split, pair in data.items()
+            split: tuple(t.to(device) if t is not None else None for t in pair)
+            for split, pair in data.items()
         }

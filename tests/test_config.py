@@ -38,7 +38,11 @@ def error_of(write_suite, text: str) -> str:
         (GOOD.replace("[0, 1]", "[]"), 2, "seeds"),
         (GOOD.replace("[mlp]", "[mpl]"), 5, "did you mean 'mlp'"),
         (GOOD.replace("[tabular-real]", "[tabular-reel]"), 4, "did you mean 'tabular-real'"),
-        (GOOD.replace("[mlp]", "[{name: mlp, widht: 3}]"), 5, "architectures.0.widht: unknown key (architecture mlp)"),
+        (
+            GOOD.replace("[mlp]", "[{name: mlp, widht: 3}]"),
+            5,
+            "architectures.0.widht: unknown key (architecture mlp)",
+        ),
         (GOOD.replace("[mlp]", "[{name: mlp, width: wide}]"), 5, "architectures.0.width"),
         (GOOD + "training: {lr: .nan}\n", 6, "training.lr"),
         (GOOD + "training: {optimizer: lbfgs}\n", 6, "training.optimizer"),

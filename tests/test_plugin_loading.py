@@ -65,16 +65,27 @@ def test_strict_mode_makes_failures_fatal(monkeypatch):
     ("body", "expected"),
     [
         ("class A(nnbench.Architecture):\n    modalities = {'tabular'}\n", "has no name"),
-        ("class A(nnbench.Architecture):\n    name = 'a'\n    modalities = {'tabular'}\n    Config = dict\n", "Config must be a pydantic model"),
-        ("class A(nnbench.Architecture):\n    name = 'a'\n    modalities = {'audio'}\n", "modalities must be"),
+        (
+            "class A(nnbench.Architecture):\n    name = 'a'\n    modalities = {'tabular'}\n    Config = dict\n",
+            "Config must be a pydantic model",
+        ),
+        (
+            "class A(nnbench.Architecture):\n    name = 'a'\n    modalities = {'audio'}\n",
+            "modalities must be",
+        ),
         ("class A:\n    name = 'a'\n", "expected an nnbench.Architecture instance"),
-        ("class A(nnbench.Architecture):\n    name = 'Bad Name'\n    modalities = {'tabular'}\n", "lower-case"),
+        (
+            "class A(nnbench.Architecture):\n    name = 'Bad Name'\n    modalities = {'tabular'}\n",
+            "lower-case",
+        ),
     ],
 )
 def test_bad_registrations_are_reported_by_plugin(tmp_path, body, expected):
     path = tmp_path / "bad_arch.py"
     path.write_text(
-        "import nnbench\nfrom nnbench import hookimpl\n" + body + "\n@hookimpl\ndef register_architectures(register):\n    register(A())\n"
+        "import nnbench\nfrom nnbench import hookimpl\n"
+        + body
+        + "\n@hookimpl\ndef register_architectures(register):\n    register(A())\n"
     )
     plugins.load_plugin_file(path)
     reg = registry.get_registry()
@@ -128,11 +139,27 @@ def test_a_pip_installed_plugin_package_runs_in_a_suite(tmp_path):
             """
         )
     )
-    source = (TEST_PLUGINS / "tiny.py").read_text().replace('"tiny-linear"', '"tinyext-linear"').replace('"gauss"', '"tinyext-gauss"')
+    source = (
+        (TEST_PLUGINS / "tiny.py")
+        .read_text()
+        .replace('"tiny-linear"', '"tinyext-linear"')
+        .replace('"gauss"', '"tinyext-gauss"')
+    )
     (package / "nnbench_tinyext" / "__init__.py").write_text(source)
     site = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(package)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(package),
+        ],
         check=True,
         capture_output=True,
     )
@@ -149,7 +176,10 @@ def test_a_pip_installed_plugin_package_runs_in_a_suite(tmp_path):
     assert ran.returncode == 0, ran.stdout + ran.stderr
     results = nnbench.load_results(tmp_path / "r.db")
     ok = results[results.status == "ok"]
-    assert set(zip(ok.architecture, ok.task)) == {("tinyext-linear", "tabular-real"), ("tinyext-gauss", "toy2d")}
+    assert set(zip(ok.architecture, ok.task)) == {
+        ("tinyext-linear", "tabular-real"),
+        ("tinyext-gauss", "toy2d"),
+    }
 
 
 def test_repo_layout_ships_plugins_as_nnbench_plugins():

@@ -24,10 +24,33 @@ architectures: [tiny-linear, gauss]
 """
 
 MEASURED = [
-    "trial_id", "run_id", "architecture", "task", "seed", "status", "error", "metric", "higher_is_better",
-    "val_score", "test_score", "batch_size", "train_s", "eval_s", "setup_s", "warmup_s", "wall_s",
-    "step_ms_median", "step_ms_iqr", "samples_per_s", "params", "flops_per_step", "peak_mem_bytes", "device",
-    "device_seconds", "cost_usd", "time_to_target_s",
+    "trial_id",
+    "run_id",
+    "architecture",
+    "task",
+    "seed",
+    "status",
+    "error",
+    "metric",
+    "higher_is_better",
+    "val_score",
+    "test_score",
+    "batch_size",
+    "train_s",
+    "eval_s",
+    "setup_s",
+    "warmup_s",
+    "wall_s",
+    "step_ms_median",
+    "step_ms_iqr",
+    "samples_per_s",
+    "params",
+    "flops_per_step",
+    "peak_mem_bytes",
+    "device",
+    "device_seconds",
+    "cost_usd",
+    "time_to_target_s",
 ]
 
 
@@ -44,7 +67,12 @@ def test_suite_runs_records_and_resumes_without_duplicates(write_suite, db):
     assert len(results) == 8 and results.trial_id.is_unique
     ok = results[results.status == "ok"]
     assert (ok.steps == 30).all()
-    assert ok[["train_s", "step_ms_median", "samples_per_s", "params", "flops_per_step", "cost_usd"]].notna().all().all()
+    assert (
+        ok[["train_s", "step_ms_median", "samples_per_s", "params", "flops_per_step", "cost_usd"]]
+        .notna()
+        .all()
+        .all()
+    )
     gauss = ok[ok.architecture == "gauss"]
     assert not gauss.higher_is_better.any() and (gauss.metric == "mmd").all()
     skipped = results[results.status == "skipped"]
@@ -72,7 +100,9 @@ def test_curves_and_selected_checkpoint(write_suite, db):
     run_suite(write_suite(SUITE), db=db, quiet=True)
     curves = nnbench.load_curves(db)
     results = nnbench.load_results(db).set_index("trial_id")
-    trial = results[(results.architecture == "tiny-linear") & (results.seed == 0) & (results.status == "ok")].index[0]
+    trial = results[
+        (results.architecture == "tiny-linear") & (results.seed == 0) & (results.status == "ok")
+    ].index[0]
     val = curves[(curves.trial_id == trial) & (curves.split == "val") & (curves.metric == "accuracy")]
     assert list(val.step) == [10, 20, 30]
     assert val.train_s.is_monotonic_increasing
@@ -95,7 +125,11 @@ def test_warm_up_is_undone(write_suite, tmp_path):
     for warmup in (1, 5):
         path = write_suite(SUITE.replace("warmup_steps: 2", f"warmup_steps: {warmup}"), f"w{warmup}.yaml")
         summary = run_suite(path, db=tmp_path / f"w{warmup}.db", quiet=True)
-        scores.append(sorted((r["trial_id"][:0] + r["architecture"], r["seed"], r["final_loss"]) for r in summary.records))
+        scores.append(
+            sorted(
+                (r["trial_id"][:0] + r["architecture"], r["seed"], r["final_loss"]) for r in summary.records
+            )
+        )
     assert scores[0] == scores[1]
 
 
@@ -107,8 +141,11 @@ def test_dry_run_trains_nothing(write_suite, db):
 
 
 def test_time_budget_ends_a_trial(write_suite, db):
-    path = write_suite(SUITE.replace("{steps: 30}", "{time: 0.5s}").replace("seeds: [0, 1]", "seeds: [0]").replace(
-        "[tiny-linear, gauss]", "[gauss]"))
+    path = write_suite(
+        SUITE.replace("{steps: 30}", "{time: 0.5s}")
+        .replace("seeds: [0, 1]", "seeds: [0]")
+        .replace("[tiny-linear, gauss]", "[gauss]")
+    )
     [record] = run_suite(path, db=db, quiet=True).records
     assert record["status"] == "ok"
     assert 0.5 <= record["train_s"] < 1.5

@@ -7,7 +7,9 @@ from pathlib import Path
 from nnbench.errors import NnbenchError
 
 
-def build_report(db=None, run_id: str | None = None, output: str | Path = "report.html", title: str | None = None) -> Path:
+def build_report(
+    db=None, run_id: str | None = None, output: str | Path = "report.html", title: str | None = None
+) -> Path:
     """Write the HTML report of the store at ``db`` (one run's trials with ``run_id``) to ``output``."""
     from nnbench import plugins, store
     from nnbench.report.page import write_report

@@ -1,0 +1,110 @@
+"""Docs that cannot rot: every example in docs/plugins.md is written out and run as a user would."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+import nnbench
+
+from .conftest import REPO, run_cli
+
+BLOCK = re.compile(r"```(\w+)\n# file: (\S+)\n(.*?)```", re.S)
+
+
+def doc_files(name: str) -> dict[str, str]:
+    """The ``# file: NAME`` code blocks of a doc, by file name."""
+    return {path: body for _lang, path, body in BLOCK.findall((REPO / "docs" / name).read_text())}
+
+
+@pytest.mark.slow
+def test_plugin_tutorial_file_example_runs(tmp_path):
+    files = doc_files("plugins.md")
+    assert {"my_gmlp.py", "gmlp-suite.yaml", "my_gauss.py", "pyproject.toml"} <= set(files)
+    for name, body in files.items():
+        (tmp_path / name).write_text(body)
+    listed = run_cli("list", "architectures", "--json", "--plugin", str(tmp_path / "my_gmlp.py"))
+    assert "gmlp" in {row["name"] for row in json.loads(listed.stdout)}
+    suite = (tmp_path / "gmlp-suite.yaml").read_text().replace("{steps: 100, time: 30s}", "{steps: 20}")
+    (tmp_path / "gmlp-suite.yaml").write_text(suite + "threads: 1\n")
+    result = run_cli("run", "gmlp-suite.yaml", "--db", "r.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = nnbench.load_results(tmp_path / "r.db")
+    ok = results[results.status == "ok"]
+    assert len(ok[ok.architecture == "gmlp"]) == 2 * 2 * 2  # 2 widths x 2 tasks x 2 seeds
+    assert len(ok[ok.architecture == "mlp"]) == 2 * 2
+
+
+@pytest.mark.slow
+def test_plugin_tutorial_custom_loop_example_runs(tmp_path):
+    (tmp_path / "my_gauss.py").write_text(doc_files("plugins.md")["my_gauss.py"])
+    (tmp_path / "s.yaml").write_text(
+        "name: g\nseeds: [0]\nthreads: 1\nbudget: {steps: 30}\nplugins: [my_gauss.py]\ntasks: [toy2d]\narchitectures: [my-gauss]\n"
+    )
+    result = run_cli("run", "s.yaml", "--db", "r.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [row] = nnbench.load_results(tmp_path / "r.db").to_dict("records")
+    assert row["status"] == "ok" and row["metric"] == "mmd" and row["steps"] == 30
+
+
+@pytest.mark.slow
+def test_plugin_tutorial_package_example_installs_and_registers(tmp_path):
+    files = doc_files("plugins.md")
+    package = tmp_path / "pkg"
+    (package / "nnbench_gmlp").mkdir(parents=True)
+    (package / "pyproject.toml").write_text(files["pyproject.toml"])
+    (package / "nnbench_gmlp" / "__init__.py").write_text(files["my_gmlp.py"])
+    site = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(package),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    listed = run_cli("list", "architectures", "--json", env={"PYTHONPATH": str(site)})
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows["gmlp"]["plugin"] == "gmlp (nnbench_gmlp)"
+
+
+def test_suite_doc_example_is_valid(tmp_path):
+    from nnbench import config
+
+    body = doc_files("suites.md")["example-suite.yaml"]
+    (tmp_path / "example-suite.yaml").write_text(body)
+    suite = config.load_suite(tmp_path / "example-suite.yaml")
+    matrix = config.expand(suite, "cpu")
+    # 3 architecture configurations of mlp/cnn... mlp, mlp width 256, cnn x2 = 4; tasks: digits + parity x2 = 3
+    assert len(matrix.trials) == 4 * 3 * 3
+    assert all(t.not_applicable is None for t in matrix.trials)
+
+
+def test_readme_suite_is_valid(tmp_path):
+    from nnbench import config
+
+    readme = (REPO / "README.md").read_text()
+    body = readme.split("## A suite\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "quick.yaml").write_text(body)
+    matrix = config.expand(config.load_suite(tmp_path / "quick.yaml"), "cpu")
+    assert len(matrix.trials) == 3 * 2 * 2
+
+
+def test_readme_commands_are_the_ci_commands():
+    readme = (REPO / "README.md").read_text()
+    ci = (REPO / ".ci" / "run").read_text()
+    assert 'pip install -c constraints.txt -e ".[dev]" && bash scripts/test.sh' in readme
+    assert "bash scripts/test.sh" in ci and '-c constraints.txt -e ".[dev]"' in ci
+    assert (REPO / "constraints.txt").read_text().strip() == "torch==2.13.0"

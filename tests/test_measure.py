@@ -1,0 +1,94 @@
+"""Measured fields: FLOPs, cost, step-time statistics, memory and energy (null with a reason when unmeasurable)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nnbench import config, measure
+from nnbench.trial import execute_trial
+
+
+def one_trial(write_suite, architecture="mlp", task="tabular-real", extra=""):
+    path = write_suite(
+        f"name: m\nseeds: [0]\nthreads: 1\nbudget: {{steps: 40}}\n"
+        f"training: {{batch_size: 64, eval_every: 20, warmup_steps: 2}}\n{extra}"
+        f"tasks: [{task}]\narchitectures: [{architecture}]\n"
+    )
+    [planned] = config.expand(config.load_suite(path), "cpu").trials
+    record, curve = execute_trial(planned.spec, planned.arch_label)
+    assert record["status"] == "ok", record.get("traceback")
+    return record, curve
+
+
+def test_mlp_flops_are_about_six_params_per_sample(write_suite):
+    record, _ = one_trial(write_suite)
+    expected = 6 * record["params"] * record["batch_size"]
+    # The first layer needs no gradient for its input (4 instead of 6 per weight) and biases are not
+    # matrix products, so FlopCounterMode's count is a little under 6 x params x batch.
+    assert 0.85 * expected <= record["flops_per_step"] <= expected
+    assert record["flops_method"] == "FlopCounterMode"
+    assert record["total_train_flops"] == record["flops_per_step"] * record["steps"]
+    assert record["achieved_tflops"] == pytest.approx(record["total_train_flops"] / record["train_s"] / 1e12)
+
+
+def test_cost_is_hours_times_price(write_suite):
+    record, _ = one_trial(write_suite, extra="cost: {price_per_hour_usd: {cpu: 7.2}}\n")
+    assert record["price_per_hour_usd"] == 7.2
+    assert record["cost_usd"] == pytest.approx(record["train_s"] / 3600 * 7.2)
+    assert record["device_seconds"] == record["train_s"]
+
+
+def test_default_price_table_applies_without_a_suite_price(write_suite):
+    record, _ = one_trial(write_suite)
+    assert record["price_per_hour_usd"] == measure.DEFAULT_PRICE_PER_HOUR_USD["cpu"]
+
+
+def test_phases_and_throughput(write_suite):
+    record, curve = one_trial(write_suite)
+    for field in ("setup_s", "warmup_s", "train_s", "eval_s", "wall_s"):
+        assert record[field] > 0, field
+    assert record["wall_s"] > record["train_s"] + record["warmup_s"]
+    assert record["samples"] == 40 * 64
+    assert record["samples_per_s"] == pytest.approx(record["samples"] / record["train_s"])
+    assert record["step_ms_p10"] <= record["step_ms_median"] <= record["step_ms_p90"]
+    # 40 timed steps of ~1 ms cannot take less than the sum of their medians' lower half
+    assert record["train_s"] * 1000 >= 20 * record["step_ms_p10"]
+    assert isinstance(record["timing_noisy"], bool)
+    assert record["peak_mem_bytes"] == record["host_peak_rss_bytes"] > 10_000_000
+    assert record["peak_mem_kind"] == "host_peak_rss"
+    assert record["cuda_peak_allocated_bytes"] is None  # a CPU trial has no CUDA memory
+    assert record["mfu"] is None  # no dense-peak figure for this CPU: null, never a guess
+    assert record["compile_s"] is None and record["compile_note"]
+
+
+def test_sequence_tasks_report_tokens_per_second(write_suite):
+    record, _ = one_trial(write_suite, task="running-parity")
+    assert record["tokens_per_s"] == pytest.approx(record["samples_per_s"] * 32)
+
+
+def test_energy_is_measured_or_null_with_a_reason(write_suite):
+    record, _ = one_trial(write_suite)
+    if record["energy_method"] == "unavailable":
+        assert record["energy_j"] is None and record["energy_note"]
+    else:
+        assert record["energy_method"] == "rapl" and record["energy_j"] >= 0
+
+
+def test_step_time_statistics():
+    stats = measure.step_time_stats([0.001] * 9 + [0.1])
+    assert stats["step_ms_median"] == pytest.approx(1.0)
+    assert stats["step_ms_iqr"] == pytest.approx(0.0)
+    assert stats["timing_noisy"] is False
+    noisy = measure.step_time_stats([0.001, 0.002, 0.003, 0.004])
+    assert noisy["timing_noisy"] is True
+    assert measure.step_time_stats([])["step_ms_median"] is None
+
+
+def test_percentile_interpolates():
+    assert measure.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert measure.percentile([5.0], 90) == 5.0
+
+
+def test_mfu_only_for_known_devices():
+    assert measure.mfu(98.9, "NVIDIA H100 80GB HBM3", "bf16") == pytest.approx(0.1)
+    assert measure.mfu(1.0, "Some CPU", "fp32") is None
