@@ -119,6 +119,9 @@ class Store:
                 raise StoreError(f"--db {self.path}: cannot create a file in {parent} (read-only)")
 
     def _init_schema(self) -> None:
+        integrity = self.conn.execute("PRAGMA quick_check").fetchone()[0]
+        if integrity != "ok":
+            raise StoreError(f"{self.path}: the results store is damaged (integrity check: {integrity})")
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if tables and "meta" not in tables:
             raise StoreError(f"{self.path}: an SQLite file, but not an nnbench results store")

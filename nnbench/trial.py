@@ -63,12 +63,15 @@ def failure_record(spec: TrialSpec, status: str, error: str, arch_label: str = "
     return record
 
 
+OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
 def _is_oom(exc: BaseException) -> bool:
+    """torch's out-of-memory error on CUDA, or an allocation failure on the CPU."""
     import torch
 
-    if isinstance(exc, torch.OutOfMemoryError if hasattr(torch, "OutOfMemoryError") else MemoryError):
-        return True
-    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
+    oom_types = (MemoryError, getattr(torch, "OutOfMemoryError", MemoryError))
+    return isinstance(exc, oom_types) or any(m in str(exc).lower() for m in OOM_MESSAGES)
 
 
 def execute_trial(

@@ -8,13 +8,26 @@ Anything else the trial prints is passed through untouched.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
+import time
 
 PROGRESS_PREFIX = "@@nnbench-progress "
 
 
+def _exit_when_orphaned(parent: int) -> None:
+    # If the runner is killed (SIGKILL, power loss of the session), nobody will read this trial's
+    # result: stop instead of burning the machine. The next `nnbench run` re-runs the trial.
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(3)
+
+
 def main() -> None:
     """Read the job, run it, write the result."""
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     from nnbench.executors import spec_from_dict
     from nnbench.trial import execute_trial
 
