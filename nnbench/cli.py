@@ -103,7 +103,7 @@ def _warn_plugin_failures() -> None:
 @plugin_option
 @click.option(
     "--executor",
-    type=click.Choice(["inline", "process"]),
+    type=click.Choice(["inline", "process", "ray"]),
     default=None,
     help="Override the suite's executor.",
 )
@@ -121,7 +121,7 @@ def _warn_plugin_failures() -> None:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @debug_option
-def run(suite, db, plugin_files, executor, workers, device, dry_run, quiet) -> None:
+def run(suite, db, plugin_files, executor, workers, device, address, dry_run, quiet) -> None:
     """Run a suite: train every architecture on every compatible task, resuming where it stopped.
 
     \b
@@ -138,6 +138,7 @@ def run(suite, db, plugin_files, executor, workers, device, dry_run, quiet) -> N
         executor=executor,
         workers=workers,
         device=device,
+        address=address,
         plugin_files=tuple(str(p) for p in plugin_files),
         dry_run=dry_run,
         quiet=quiet,

@@ -77,10 +77,11 @@ class TrainingModel(Config):
 
 
 class ExecutorModel(Config):
-    """Where trials run: ``inline`` (this process) or ``process`` (a subprocess each, hard timeout)."""
+    """Where trials run: ``inline`` (this process), ``process`` (a subprocess each, hard timeout) or ``ray``."""
 
-    kind: Literal["inline", "process"] = "process"
+    kind: Literal["inline", "process", "ray"] = "process"
     workers: pydantic.PositiveInt = 1
+    address: str | None = None  # ray: "auto", "HOST:PORT", or none to start a local instance
     timeout: Any = Field("10m", validate_default=True)  # a duration; validated into seconds
 
     @pydantic.field_validator("timeout")

@@ -1,8 +1,9 @@
-"""Where trials run: ``inline`` (this process, for debugging) or ``process`` (a subprocess per trial).
+"""Where trials run: ``inline`` (this process, for debugging), ``process`` (a subprocess per trial,
+``workers`` at once) or ``ray`` (each trial a Ray task, on one machine or a cluster).
 
 An executor takes jobs and yields ``(job, record, curve)`` as trials finish; the runner alone writes
-the store. In the process executor a crash, a segfault, an out-of-memory kill or a hang ends that
-trial (status ``crashed`` or ``timeout``), never the suite.
+the store. In the process and Ray executors a crash, a segfault, an out-of-memory kill or a hang ends
+that trial (status ``crashed`` or ``timeout``), never the suite.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ class ProcessExecutor:
         done: queue.Queue[tuple[Job, dict, list]] = queue.Queue()
         stop = threading.Event()
 
-        def worker() -> None:
+        def worker(slot: int) -> None:
             while not stop.is_set():
                 try:
                     job = pending.get_nowait()
@@ -116,9 +117,12 @@ class ProcessExecutor:
                     return
                 if on_start is not None:
                     on_start(job)
-                done.put((job, *self._run_one(job, on_progress)))
+                done.put((job, *self._run_one(job, on_progress, gpu=self._gpu_for(slot, job.spec))))
 
-        threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(self.workers, len(jobs)))]
+        threads = [
+            threading.Thread(target=worker, args=(slot,), daemon=True)
+            for slot in range(min(self.workers, len(jobs)))
+        ]
         for thread in threads:
             thread.start()
         try:
@@ -131,7 +135,22 @@ class ProcessExecutor:
                 for proc in list(self._procs):
                     proc.kill()
 
-    def _run_one(self, job: Job, on_progress: ProgressCallback | None) -> tuple[dict, list]:
+    def _gpu_for(self, slot: int, spec: TrialSpec) -> str | None:
+        """With several GPUs, worker ``slot`` gets its own (round robin over the visible ones)."""
+        if spec.device != "cuda" or self.workers < 2:
+            return None
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if visible:
+            devices = [d for d in visible.split(",") if d.strip()]
+        else:
+            import torch
+
+            devices = [str(i) for i in range(torch.cuda.device_count())]
+        return devices[slot % len(devices)] if len(devices) > 1 else None
+
+    def _run_one(
+        self, job: Job, on_progress: ProgressCallback | None, gpu: str | None = None
+    ) -> tuple[dict, list]:
         from nnbench.trial import failure_record
         from nnbench.worker import PROGRESS_PREFIX
 
@@ -142,6 +161,8 @@ class ProcessExecutor:
             env = dict(os.environ, PYTHONUNBUFFERED="1")
             if spec.threads:
                 env["OMP_NUM_THREADS"] = str(spec.threads)
+            if gpu is not None:
+                env["CUDA_VISIBLE_DEVICES"] = gpu
             job_text = json.dumps(
                 {"spec": spec_to_dict(spec), "arch_label": job.arch_label, "result_path": str(result_path)}
             )
@@ -201,10 +222,105 @@ class ProcessExecutor:
             ), []
 
 
-def make_executor(kind: str, workers: int = 1, timeout_s: float = 600.0):
+def _run_on_ray_node(spec_data: dict, arch_label: str, plugin_sources: dict[str, str], timeout_s: float):
+    """The body of one Ray task: the trial runs isolated in a subprocess on whichever node Ray chose.
+
+    Plugin files travel as their text (the driver's paths do not exist on other nodes) and are
+    written to a temporary folder under their own names before the trial loads them.
+    """
+    import platform
+
+    folder = Path(tempfile.mkdtemp(prefix="nnbench-ray-plugins-"))
+    local_files = []
+    for original, text in plugin_sources.items():
+        local = folder / Path(original).name
+        local.write_text(text)
+        local_files.append(str(local))
+    spec = spec_from_dict({**spec_data, "plugin_files": tuple(local_files)})
+    record, curve = ProcessExecutor(workers=1, timeout_s=timeout_s)._run_one(Job(spec, arch_label), None)
+    record["plugin_files"] = None
+    record["executor_node"] = platform.node()
+    return record, curve
+
+
+class RayExecutor:
+    """Each trial a Ray task with its resources (CPUs, one GPU for CUDA trials); results return to the driver.
+
+    Without ``address`` a local Ray instance is started (on 127.0.0.1) and stopped afterwards.
+    A Ray worker that dies marks its trial ``crashed`` and the suite goes on.
+    """
+
+    kind = "ray"
+
+    def __init__(self, address: str | None = None, timeout_s: float = 600.0):
+        self.address = address
+        self.timeout_s = timeout_s
+
+    def run(
+        self,
+        jobs: list[Job],
+        on_progress: ProgressCallback | None = None,
+        on_start: StartCallback | None = None,
+    ) -> Iterator[tuple[Job, dict, list]]:
+        """Submit every job at once; yield results as they finish (the live display shows finished trials)."""
+        from nnbench.errors import NnbenchError
+
+        try:
+            import ray
+        except ImportError:
+            raise NnbenchError("the ray executor needs Ray: pip install 'nnbench[ray]'") from None
+        from nnbench.trial import failure_record
+
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        started_here = not ray.is_initialized()
+        if started_here:
+            options: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": False,
+                "configure_logging": False,
+            }
+            if self.address and self.address != "local":
+                options["address"] = self.address
+            else:
+                options["_node_ip_address"] = "127.0.0.1"
+            try:
+                ray.init(**options)
+            except Exception as exc:
+                raise NnbenchError(
+                    f"executor.address {self.address or 'local'}: cannot connect to Ray ({exc})"
+                ) from None
+        try:
+            task = ray.remote(_run_on_ray_node)
+            refs = {}
+            for job in jobs:
+                spec = job.spec
+                sources = {path: Path(path).read_text() for path in spec.plugin_files}
+                resources = {"num_cpus": spec.threads or 1, "num_gpus": 1 if spec.device == "cuda" else 0}
+                ref = task.options(max_retries=0, **resources).remote(
+                    spec_to_dict(spec), job.arch_label, sources, self.timeout_s
+                )
+                refs[ref] = job
+            pending = list(refs)
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                job = refs[ready[0]]
+                try:
+                    record, curve = ray.get(ready[0])
+                except Exception as exc:  # the Ray worker or its node died: that trial only
+                    reason = f"Ray task failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                    record, curve = failure_record(job.spec, "crashed", reason, job.arch_label), []
+                yield job, record, curve
+        finally:
+            if started_here:
+                ray.shutdown()
+
+
+def make_executor(kind: str, workers: int = 1, timeout_s: float = 600.0, address: str | None = None):
     """The executor called ``kind``."""
     if kind == "inline":
         return InlineExecutor()
     if kind == "process":
         return ProcessExecutor(workers=workers, timeout_s=timeout_s)
-    raise ValueError(f"unknown executor {kind!r} (expected inline or process)")
+    if kind == "ray":
+        return RayExecutor(address=address, timeout_s=timeout_s)
+    raise ValueError(f"unknown executor {kind!r} (expected inline, process or ray)")

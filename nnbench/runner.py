@@ -73,6 +73,7 @@ def run_suite(
     executor: str | None = None,
     workers: int | None = None,
     device: str | None = None,
+    address: str | None = None,
     plugin_files: tuple[str, ...] | list[str] = (),
     dry_run: bool = False,
     quiet: bool = False,
@@ -131,7 +132,9 @@ def run_suite(
             store.write_trial(record)
 
         kind = executor or model.executor.kind
-        runner = make_executor(kind, workers=workers, timeout_s=model.executor.timeout)
+        runner = make_executor(
+            kind, workers=workers, timeout_s=model.executor.timeout, address=address or model.executor.address
+        )
         jobs = [Job(p.spec, p.arch_label) for p in summary.to_run]
         from nnbench.progress import RunDisplay
 
