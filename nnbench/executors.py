@@ -265,6 +265,13 @@ class RayExecutor:
         """Submit every job at once; yield results as they finish (the live display shows finished trials)."""
         from nnbench.errors import NnbenchError
 
+        host = (self.address or "127.0.0.1").rsplit(":", 1)[0]
+        loopback = host in ("127.0.0.1", "localhost", "local")
+        if loopback:
+            # Ray rewrites a loopback address to the machine's public one and looks for the cluster
+            # there (ray-project/ray#59110); in its single-machine mode it keeps 127.0.0.1. This is
+            # read when Ray is imported, so it is set first.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         try:
             import ray
         except ImportError:
@@ -281,7 +288,7 @@ class RayExecutor:
             }
             if self.address and self.address != "local":
                 options["address"] = self.address
-            else:
+            if loopback:
                 options["_node_ip_address"] = "127.0.0.1"
             try:
                 ray.init(**options)

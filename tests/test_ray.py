@@ -1,0 +1,90 @@
+"""The Ray executor on a real local Ray cluster (127.0.0.1 only), compared with the inline executor."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nnbench.runner import run_suite
+
+from .conftest import REPO, TEST_PLUGINS
+
+# Keep Ray on loopback (see RayExecutor.run); read when Ray is imported, so set before it is.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+# `ray start` turns on token authentication and writes ~/.ray/auth_token; a driver given an explicit
+# address reads that token only in token mode.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'nnbench[ray]')")
+
+COMPARED = ("status", "val_score", "test_score", "final_loss", "steps", "params", "flops_per_step")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory):
+    """A real Ray head node on loopback, started for these tests and stopped after."""
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    port = _free_port()
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    temp = tmp_path_factory.mktemp("ray")
+    subprocess.run(
+        [ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+        check=True, capture_output=True, env=env, timeout=180,
+    )  # fmt: skip
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
+
+
+def _by_trial(records):
+    return {r["trial_id"]: tuple(r.get(k) for k in COMPARED) for r in records}
+
+
+@pytest.mark.slow
+def test_smoke_suite_on_ray_equals_inline(ray_cluster, tmp_path):
+    suite = tmp_path / "smoke.yaml"
+    # A steps-only budget: a time budget ends trials wherever the machine's load puts them.
+    text = (REPO / "suites" / "smoke.yaml").read_text().replace("seeds: [0, 1]", "seeds: [0]")
+    suite.write_text(text.replace("budget: {steps: 60, time: 5s}", "budget: {steps: 60}"))
+    inline = run_suite(suite, db=tmp_path / "inline.db", executor="inline", quiet=True)
+    on_ray = run_suite(suite, db=tmp_path / "ray.db", executor="ray", address=ray_cluster, quiet=True)
+    assert on_ray.exit_code == 0
+    assert len(on_ray.records) == len(inline.records) >= 5
+    assert _by_trial(on_ray.records) == _by_trial(inline.records)
+    assert all(r["executor_node"] for r in on_ray.records)
+    again = run_suite(suite, db=tmp_path / "ray.db", executor="ray", address=ray_cluster, quiet=True)
+    assert again.records == [] and again.already_done == len(inline.records)  # resume works on Ray too
+
+
+@pytest.mark.slow
+def test_a_dead_ray_worker_marks_its_trial_crashed(ray_cluster, tmp_path, write_suite):
+    path = write_suite(
+        f"""
+        name: ray-faults
+        seeds: [0]
+        threads: 1
+        budget: {{steps: 10}}
+        plugins: [{TEST_PLUGINS / "ray_faults.py"}, {TEST_PLUGINS / "faults.py"}]
+        executor: {{kind: ray, address: "{ray_cluster}", timeout: 60s}}
+        tasks: [tabular-real]
+        architectures: [fault-kill-ray-worker, fault-abort, fault-none]
+        """
+    )
+    summary = run_suite(path, db=tmp_path / "r.db", quiet=True)
+    status = {r["architecture"]: r for r in summary.records}
+    assert status["fault-none"]["status"] == "ok"
+    assert status["fault-abort"]["status"] == "crashed"
+    assert status["fault-kill-ray-worker"]["status"] == "crashed"
+    assert "Ray task failed" in status["fault-kill-ray-worker"]["error"]
