@@ -116,6 +116,7 @@ def _warn_plugin_failures() -> None:
     default=None,
     help="Override the suite's device.",
 )
+@click.option("--address", default=None, help="Ray cluster address (HOST:PORT or auto) for --executor ray.")
 @click.option(
     "--dry-run", is_flag=True, help="Print the expanded matrix and what the store holds; train nothing."
 )

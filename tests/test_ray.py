@@ -12,7 +12,7 @@ import pytest
 
 from nnbench.runner import run_suite
 
-from .conftest import REPO, TEST_PLUGINS
+from .conftest import REPO, TEST_PLUGINS, run_cli
 
 # Keep Ray on loopback (see RayExecutor.run); read when Ray is imported, so set before it is.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -64,8 +64,12 @@ def test_smoke_suite_on_ray_equals_inline(ray_cluster, tmp_path):
     assert len(on_ray.records) == len(inline.records) >= 5
     assert _by_trial(on_ray.records) == _by_trial(inline.records)
     assert all(r["executor_node"] for r in on_ray.records)
-    again = run_suite(suite, db=tmp_path / "ray.db", executor="ray", address=ray_cluster, quiet=True)
-    assert again.records == [] and again.already_done == len(inline.records)  # resume works on Ray too
+    # Resume works on Ray too, and the CLI reaches the same cluster with --address.
+    again = run_cli(
+        "run", str(suite), "--db", str(tmp_path / "ray.db"), "--executor", "ray", "--address", ray_cluster
+    )
+    assert again.returncode == 0, again.stderr
+    assert f"ran 0 trial(s): nothing to train; {len(inline.records)} already in the store" in again.stdout
 
 
 @pytest.mark.slow
