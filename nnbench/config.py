@@ -74,6 +74,10 @@ class TrainingModel(Config):
     eval_every: pydantic.NonNegativeInt = 100
     warmup_steps: pydantic.PositiveInt = 3
     eval_on_clock: bool = False
+    precision: Literal["fp32", "tf32", "bf16"] = "fp32"
+    compile: bool = False
+    channels_last: bool = False
+    cudnn_benchmark: bool = False
 
 
 class ExecutorModel(Config):

@@ -14,9 +14,11 @@ def build_model(architecture, task, config, ctx):
 @hookimpl(trylast=True)
 def train_model(model, architecture, task, config, ctx):
     """Train with the architecture's own ``train``, or the generic supervised trainer when it returns None."""
+    ctx.extra["trainer"] = "architecture"
     result = architecture.train(model, task, config, ctx)
     if result is None:
         from nnbench.training import train_supervised
 
+        ctx.extra["trainer"] = "generic"
         result = train_supervised(model, task, ctx)
     return result

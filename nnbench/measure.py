@@ -23,12 +23,12 @@ DEFAULT_PRICE_PER_HOUR_USD = {"cpu": 0.10, "cuda": 3.50}
 
 # Dense peak TFLOP/s per exact device name and precision, for MFU. Unknown devices get no MFU.
 PEAK_TFLOPS = {
-    ("NVIDIA H100 80GB HBM3", "bf16"): 989.0,
+    ("NVIDIA H100 80GB HBM3", "bf16-amp"): 989.0,
     ("NVIDIA H100 80GB HBM3", "tf32"): 494.5,
-    ("NVIDIA H200", "bf16"): 989.0,
+    ("NVIDIA H200", "bf16-amp"): 989.0,
     ("NVIDIA H200", "tf32"): 494.5,
-    ("NVIDIA A100-SXM4-80GB", "bf16"): 312.0,
-    ("NVIDIA A100-SXM4-40GB", "bf16"): 312.0,
+    ("NVIDIA A100-SXM4-80GB", "bf16-amp"): 312.0,
+    ("NVIDIA A100-SXM4-40GB", "bf16-amp"): 312.0,
     ("NVIDIA A100-SXM4-80GB", "tf32"): 156.0,
     ("NVIDIA A100-SXM4-40GB", "tf32"): 156.0,
 }
@@ -267,13 +267,13 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def precision_name(device: str) -> str:
-    """The precision a trial computes in (fp32, or tf32 when CUDA matmuls allow it)."""
-    if device == "cuda":
-        import torch
-
-        return "tf32" if torch.backends.cuda.matmul.allow_tf32 else "fp32"
-    return "fp32"
+def precision_name(device: str, requested: str = "fp32") -> str:
+    """The precision a trial actually computes in: fp32, tf32 (CUDA only) or bf16-amp (autocast)."""
+    if requested == "bf16":
+        return "bf16-amp"
+    if requested == "tf32" and device == "cuda":
+        return "tf32"
+    return "fp32"  # tf32 is a CUDA feature: on other devices the matmuls stay fp32
 
 
 def mfu(achieved_tflops: float | None, name: str, precision: str) -> float | None:
@@ -303,6 +303,29 @@ def git_sha(cwd: str | None = None) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def plugin_versions() -> dict[str, str]:
+    """``entry point name -> "distribution version"`` of every installed nnbench plugin."""
+    import importlib.metadata
+
+    versions = {}
+    for entry_point in importlib.metadata.entry_points(group="nnbench"):
+        dist = getattr(entry_point, "dist", None)
+        versions[entry_point.name] = f"{dist.name} {dist.version}" if dist is not None else "unknown"
+    return versions
+
+
+def nvidia_driver_version() -> str | None:
+    """The NVIDIA driver version from NVML, or None where NVML is not available."""
+    try:
+        import pynvml  # type: ignore[import-not-found]
+
+        pynvml.nvmlInit()
+        version = pynvml.nvmlSystemGetDriverVersion()
+        return version.decode() if isinstance(version, bytes) else str(version)
+    except Exception:
+        return None
+
+
 def environment_info(device: str) -> dict[str, Any]:
     """Versions and hardware of the machine running a suite."""
     import torch
@@ -320,8 +343,10 @@ def environment_info(device: str) -> dict[str, Any]:
         "device": device,
         "device_name": device_name(device),
     }
+    info["plugins"] = plugin_versions()
     if device == "cuda":
         info["cuda_version"] = torch.version.cuda
+        info["driver_version"] = nvidia_driver_version()
         info["cudnn_version"] = torch.backends.cudnn.version()
         info["gpu_count"] = torch.cuda.device_count()
     return info

@@ -109,6 +109,8 @@ class TrainingLoop:
         self._model: torch.nn.Module | None = None
         self._clock_start = 0.0
         self._timing = False
+        self.counting_flops = False  # true during the one warm-up step whose FLOPs are counted
+        self.warmup_step_s: list[float] = []
         self.progress = None  # callable(step, train_s), set by the runner for the live display
 
     # -- what a training loop calls ------------------------------------------------------------
@@ -136,10 +138,18 @@ class TrainingLoop:
         # Warm-up steps are real steps (allocator, autotuning, lazy init); the first one is also the
         # step whose FLOPs are counted. Then every effect is undone: the timed run starts from the
         # same weights, optimizer state, batches and random state as if no warm-up had happened.
+        self.counting_flops = True
         with measure.count_flops() as flops:
             yield 0
+        self.counting_flops = False
         self.flops = flops
-        yield from range(1, self.settings.warmup_steps)
+        # A compiled model compiles on its first call, the step after the counted (eager) one.
+        warmup_steps = max(self.settings.warmup_steps, 2 if self.settings.compile else 1)
+        for warm_step in range(1, warmup_steps):
+            step_started = time.perf_counter()
+            yield warm_step
+            measure.sync(self.device)
+            self.warmup_step_s.append(time.perf_counter() - step_started)
         self._restore(model, optimizers, snapshot)
         self.last_loss = None
         measure.sync(self.device)
@@ -173,6 +183,12 @@ class TrainingLoop:
         torch.set_rng_state(snapshot["rng"])
         if "cuda_rng" in snapshot:
             torch.cuda.set_rng_state_all(snapshot["cuda_rng"])
+
+    def autocast(self):
+        """The autocast context of the trial's precision (bf16), or a no-op: wrap forward passes in it."""
+        enabled = self.settings.precision == "bf16"
+        device_type = "cuda" if self.device == "cuda" else "cpu"
+        return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=enabled)
 
     def _elapsed(self) -> float:
         """Training seconds so far: wall time of the window less paused evaluations (unless on the clock)."""
@@ -228,7 +244,7 @@ class TrainingLoop:
         train_s = self._elapsed() if self._timing else self.train_s
         was_training = model.training
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             metrics = {k: float(v) for k, v in self.task.evaluate(model, split).items()}
         model.train(was_training)
         for name, value in metrics.items():
@@ -261,9 +277,12 @@ def train_supervised(model: torch.nn.Module, task: Task, ctx: RunContext) -> Tra
     loop = ctx.loop
     assert loop is not None, "the runner sets ctx.loop before training"
     optimizer = make_optimizer(model.parameters(), ctx.training)
+    # FLOPs are counted on one eager step; the timed steps use the compiled model when asked.
+    step_model = torch.compile(model) if ctx.training.compile else model
     for _ in loop.steps(model, optimizer):
         x, y = loop.batch()
-        loss = task.loss(model(x), y)
+        with loop.autocast():
+            loss = task.loss((model if loop.counting_flops else step_model)(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

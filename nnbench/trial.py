@@ -34,6 +34,44 @@ def _set_threads(spec: TrialSpec) -> None:
         torch.set_num_threads(spec.threads)
 
 
+def _apply_backend_flags(spec: TrialSpec) -> None:
+    # Precision flags are process-wide in torch; each trial sets all of them, so no trial inherits
+    # another's (the inline executor runs several trials in one process).
+    import torch
+
+    if spec.device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = spec.training.precision == "tf32"
+        torch.backends.cudnn.allow_tf32 = spec.training.precision == "tf32"
+        torch.backends.cudnn.benchmark = spec.training.cudnn_benchmark
+
+
+def inference_throughput(model, task, loop, batch_size: int, min_seconds: float = 0.2) -> float | None:
+    """Samples per second of the model's forward pass (or ``sample`` for generators) on an eval batch."""
+    import torch
+
+    from nnbench import measure
+
+    x = task.data["val"][0][:batch_size]
+    generate = task.spec().kind == "generation"
+    n = x.shape[0]
+    model.eval()
+    with torch.no_grad(), loop.autocast():
+
+        def call():
+            return model.sample(n) if generate else model(x)
+
+        for _ in range(2):  # warm-up
+            call()
+        measure.sync(loop.device)
+        calls, started = 0, time.perf_counter()
+        while calls < 3 or (time.perf_counter() - started < min_seconds and calls < 200):
+            call()
+            calls += 1
+        measure.sync(loop.device)
+        elapsed = time.perf_counter() - started
+    return n * calls / elapsed if elapsed > 0 else None
+
+
 def base_record(spec: TrialSpec, arch_label: str = "") -> dict[str, Any]:
     """The identity fields of a trial's record."""
     return {
@@ -74,6 +112,14 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, oom_types) or any(m in str(exc).lower() for m in OOM_MESSAGES)
 
 
+def _compile_note(spec: TrialSpec, compiled: bool, generic: bool) -> str:
+    if compiled:
+        return "first compiled warm-up step (compile and its first run), outside train_s"
+    if spec.training.compile and not generic:
+        return "compile asked for, but the architecture owns its training loop: not compiled"
+    return "torch.compile off"
+
+
 def execute_trial(
     spec: TrialSpec, arch_label: str = "", progress=None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -93,6 +139,7 @@ def execute_trial(
         architecture = registry.get_architecture(spec.architecture)
         task_cls = registry.get_task(spec.task)
         _set_threads(spec)
+        _apply_backend_flags(spec)
         _seed_everything(spec.seed)
         measure.reset_peak_memory(spec.device)
 
@@ -108,6 +155,11 @@ def execute_trial(
         if model is None:
             raise RuntimeError(f"build_model returned None for {spec.architecture}")
         model = model.to(spec.device)
+        if spec.training.channels_last and task_spec.modality == "image":
+            model = model.to(memory_format=torch.channels_last)
+            for split, (x, y) in task.data.items():
+                if x.dim() == 4:
+                    task.data[split] = (x.contiguous(memory_format=torch.channels_last), y)
         metric = task.metric()
         loop = TrainingLoop(task, ctx, log_metrics=hook.log_metrics)
         if progress is not None:
@@ -138,6 +190,9 @@ def execute_trial(
             for split in task.extra_splits:
                 extra_metrics[split] = loop.evaluate(model, split)
         final_eval_s = time.perf_counter() - eval_started
+        inference = (
+            None if result.diverged else inference_throughput(model, task, loop, spec.training.batch_size)
+        )
 
         val_points = [p["value"] for p in loop.curve if p["split"] == "val" and p["metric"] == metric.name]
         params = sum(p.numel() for p in model.parameters())
@@ -147,7 +202,9 @@ def execute_trial(
         total_flops = flops * result.steps if flops is not None else None
         achieved = total_flops / train_s / 1e12 if total_flops is not None and train_s > 0 else None
         name = measure.device_name(spec.device)
-        precision = measure.precision_name(spec.device)
+        precision = measure.precision_name(spec.device, spec.training.precision)
+        generic = ctx.extra.get("trainer") == "generic"
+        compiled = spec.training.compile and generic
         samples = loop.samples if used_loop else result.samples
         sequence_length = task_spec.input_shape[0] if task_spec.modality == "sequence" else None
 
@@ -156,7 +213,10 @@ def execute_trial(
             error="non-finite training loss" if result.diverged else None,
             device_name=name,
             precision=precision,
-            compile=False,
+            compile=compiled,
+            channels_last=spec.training.channels_last and task_spec.modality == "image",
+            cudnn_benchmark=spec.training.cudnn_benchmark if spec.device == "cuda" else None,
+            trainer=ctx.extra.get("trainer"),
             metric=metric.name,
             higher_is_better=metric.higher_is_better,
             target=metric.target,
@@ -176,8 +236,8 @@ def execute_trial(
             final_loss=result.final_loss,
             setup_s=setup_s,
             warmup_s=loop.warmup_s,
-            compile_s=None,
-            compile_note="torch.compile off",
+            compile_s=loop.warmup_step_s[0] if compiled and loop.warmup_step_s else None,
+            compile_note=_compile_note(spec, compiled, generic),
             train_s=train_s,
             eval_s=loop.eval_s,
             final_eval_s=final_eval_s,
@@ -186,6 +246,7 @@ def execute_trial(
             else "wall clock of train(): the loop did not use ctx.loop.steps()",
             **timing,
             samples_per_s=samples / train_s if train_s > 0 else None,
+            inference_samples_per_s=inference,
             tokens_per_s=samples * sequence_length / train_s if sequence_length and train_s > 0 else None,
             params=params,
             flops_per_step=flops,

@@ -66,6 +66,10 @@ class TrainingSettings:
     eval_every: int = 100  # steps between validation evaluations (0: only at the end)
     warmup_steps: int = 3  # real steps run and undone before the timed window
     eval_on_clock: bool = False  # MLPerf style: evaluation time counts as training time
+    precision: str = "fp32"  # fp32 | tf32 (CUDA matmuls and convolutions) | bf16 (autocast)
+    compile: bool = False  # torch.compile the model for the generic trainer (compile time recorded apart)
+    channels_last: bool = False  # image models and inputs in channels_last memory format
+    cudnn_benchmark: bool = False  # let cuDNN autotune convolution algorithms (CUDA)
 
 
 @dataclass(frozen=True)

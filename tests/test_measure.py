@@ -90,5 +90,51 @@ def test_percentile_interpolates():
 
 
 def test_mfu_only_for_known_devices():
-    assert measure.mfu(98.9, "NVIDIA H100 80GB HBM3", "bf16") == pytest.approx(0.1)
+    assert measure.mfu(98.9, "NVIDIA H100 80GB HBM3", "bf16-amp") == pytest.approx(0.1)
     assert measure.mfu(1.0, "Some CPU", "fp32") is None
+
+
+def test_inference_throughput_is_measured(write_suite):
+    record, _ = one_trial(write_suite)
+    assert record["inference_samples_per_s"] > 0
+
+
+def test_bf16_autocast_and_channels_last_run_on_cpu(write_suite):
+    path = write_suite(
+        "name: m\nseeds: [0]\nthreads: 1\nbudget: {steps: 10}\n"
+        "training: {batch_size: 32, eval_every: 0, precision: bf16, channels_last: true}\n"
+        "tasks: [digits]\narchitectures: [cnn]\n"
+    )
+    [planned] = config.expand(config.load_suite(path), "cpu").trials
+    record, _ = execute_trial(planned.spec, planned.arch_label)
+    assert record["status"] == "ok", record.get("traceback")
+    assert record["precision"] == "bf16-amp" and record["channels_last"] is True
+    assert record["compile"] is False and record["compile_note"] == "torch.compile off"
+
+
+def test_tf32_is_recorded_as_fp32_off_cuda(write_suite):
+    record, _ = one_trial(write_suite, extra="")
+    assert record["precision"] == "fp32"
+    assert measure.precision_name("cpu", "tf32") == "fp32"
+    assert measure.precision_name("cuda", "tf32") == "tf32"
+
+
+@pytest.mark.slow
+def test_compile_time_is_recorded_apart(write_suite):
+    path = write_suite(
+        "name: m\nseeds: [0]\nthreads: 1\nbudget: {steps: 20}\n"
+        "training: {batch_size: 32, eval_every: 0, compile: true, warmup_steps: 2}\n"
+        "tasks: [tabular-real]\narchitectures: [mlp]\n"
+    )
+    [planned] = config.expand(config.load_suite(path), "cpu").trials
+    record, _ = execute_trial(planned.spec, planned.arch_label)
+    assert record["status"] == "ok", record.get("traceback")
+    assert record["compile"] is True and record["compile_s"] > 0
+    assert record["compile_s"] > 5 * record["step_ms_median"] / 1000  # compiling costs far more than a step
+    assert record["flops_method"] == "FlopCounterMode" and record["flops_per_step"] > 0
+
+
+def test_run_provenance_names_versions_and_plugins():
+    env = measure.environment_info("cpu")
+    assert env["torch_version"] and env["nnbench_version"] and env["cpu_count"] >= 1
+    assert env["plugins"]["mlp"].startswith("nnbench ")
