@@ -212,22 +212,23 @@ def list_(what, as_json, plugin_files) -> None:
             )
     else:
         for name, task_cls in sorted(reg.tasks.items()):
-            task = task_cls()
-            spec, metric = task.spec(), task.metric()
-            rows.append(
-                {
-                    "name": name,
-                    "version": task_cls.version,
-                    "tier": task_cls.tier,
-                    "modality": spec.modality,
-                    "kind": spec.kind,
-                    "metric": metric.name,
-                    "higher_is_better": metric.higher_is_better,
-                    "target": metric.target,
-                    "plugin": reg.owners[("task", name)],
-                    "description": task_cls.description,
-                }
-            )
+            row = {"name": name, "version": task_cls.version, "tier": task_cls.tier}
+            required = [k for k, f in task_cls.Config.model_fields.items() if f.is_required()]
+            if required:  # a local dataset: its shapes depend on the files it is pointed at
+                row.update(modality=None, kind=None, metric=None, higher_is_better=None, target=None)
+                row["needs"] = required
+            else:
+                task = task_cls()
+                spec, metric = task.spec(), task.metric()
+                row.update(
+                    modality=spec.modality,
+                    kind=spec.kind,
+                    metric=metric.name,
+                    higher_is_better=metric.higher_is_better,
+                    target=metric.target,
+                )
+            row.update(plugin=reg.owners[("task", name)], description=task_cls.description)
+            rows.append(row)
     for row in rows:
         if isinstance(row.get("description"), list):
             row["description"] = row["description"][0] if row["description"] else ""
@@ -243,6 +244,9 @@ def list_(what, as_json, plugin_files) -> None:
             if what == "architectures"
             else ["name", "tier", "modality", "kind", "metric", "target"]
         )
+        for row in rows:
+            if row.get("needs"):
+                row["modality"] = "needs " + ", ".join(f"{k}:" for k in row["needs"])
         for column in columns:
             table.add_column(column)
         for row in rows:
@@ -292,8 +296,14 @@ def plugins_(as_json, plugin_files) -> None:
     "-o", "--output", type=click.Path(path_type=Path), default=Path("report.html"), show_default=True
 )
 @click.option("--title", default=None, help="Page title (default: the suite's name).")
+@click.option(
+    "--benchmarks",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="pytest-benchmark JSON (pytest --benchmark-json=FILE): adds a micro-benchmark section.",
+)
 @debug_option
-def report(db, run_id, output, title) -> None:
+def report(db, run_id, output, title, benchmarks) -> None:
     """Write a self-contained HTML report of the results store.
 
     \b
@@ -302,8 +312,16 @@ def report(db, run_id, output, title) -> None:
     """
     from nnbench.report.from_store import build_report
 
-    path = build_report(db=db, run_id=run_id, output=output, title=title)
+    path = build_report(db=db, run_id=run_id, output=output, title=title, benchmarks=benchmarks)
     click.echo(f"wrote {path}")
+
+
+# compare, publish and export live in their own module (it imports only click at load time).
+from nnbench.cli_report import compare, export, publish  # noqa: E402
+
+cli.add_command(compare)
+cli.add_command(publish)
+cli.add_command(export)
 
 
 def main() -> None:

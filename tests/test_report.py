@@ -1,19 +1,27 @@
-"""The HTML report: ranking in both metric directions, blanks for missing values, escaping, offline."""
+"""The HTML report and its siblings: ranking, blanks, escaping, offline pages, every section,
+the micro-benchmark section, compare, publish and export."""
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
-import numpy as np
+import click
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from click.testing import CliRunner
 from plotly.offline import get_plotlyjs
 
-from nnbench.report import write_report
-from nnbench.report.page import _figures_json, bootstrap_interval
+import nnbench
+from nnbench.report import synthetic, write_report
+from nnbench.report.from_store import build_report
+from nnbench.report.page import _figures_json
 
 HOSTILE_ARCH = "<img src=x onerror=alert(1)>"
 HOSTILE_CONFIG = '{"note": "</script><script>alert(1)</script>"}'
@@ -25,7 +33,7 @@ RESULT_COLUMNS = [
     "task_version", "seed", "device", "status", "error", "metric", "higher_is_better", "val_score",
     "test_score", "target", "reached_target", "batch_size", "steps", "train_s", "eval_s", "setup_s",
     "warmup_s", "wall_s", "step_ms_median", "step_ms_iqr", "samples_per_s", "params", "flops_per_step",
-    "peak_mem_bytes", "device_seconds", "cost_usd", "time_to_target_s",
+    "peak_mem_bytes", "device_seconds", "cost_usd", "time_to_target_s", "energy_j", "mfu",
 ]  # fmt: skip
 
 # (architecture, arch_label, arch_config) x task -> scores for seeds 0 and 1 (None: the trial failed)
@@ -85,7 +93,13 @@ def make_results() -> pd.DataFrame:
 
 def make_curves() -> pd.DataFrame:
     return pd.DataFrame(
-        [("digits-0-0", step, step / 100, "val", "accuracy", 0.5 + step / 1000) for step in (0, 50, 100)],
+        [
+            (f"digits-{a}-{seed}", step, step / 100, "val", metric, 0.5 + step / 1000 + a / 100)
+            for a in range(3)
+            for seed in range(2)
+            for step in (0, 50, 100)
+            for metric in ("accuracy", "loss")
+        ],
         columns=["trial_id", "step", "train_s", "split", "metric", "value"],
     )
 
@@ -110,15 +124,21 @@ def make_runs() -> pd.DataFrame:
 
 
 class Page(HTMLParser):
-    """The parts of a report a test reads: script tags, src/href attributes and table cells."""
+    """The parts of a page a test reads: scripts, links, ids, classes and table cells."""
 
     def __init__(self, text: str):
         super().__init__(convert_charrefs=True)
         self.scripts: list[dict] = []
         self.script_text: dict[str, str] = {}
         self.links: list[str] = []
-        self.tables: dict[str, list[list[str]]] = {}
+        self.tables: dict[str, list[list[str]]] = {}  # every table of one class, rows merged
+        self.separate: dict[str, list[list[list[str]]]] = {}  # every table of one class, one by one
+        self.row_classes: dict[str, list[str]] = {}
         self.tags: list[str] = []
+        self.ids: set[str] = set()
+        self.figure_divs: list[str] = []
+        self.title = ""
+        self._in_title = False
         self._table: str | None = None
         self._cell: list[str] | None = None
         self._script_id: str | None = None
@@ -129,44 +149,56 @@ class Page(HTMLParser):
         attrs = dict(attrs)
         self.tags.append(tag)
         self.links += [attrs[a] or "" for a in ("src", "href") if a in attrs]
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "div" and "figure" in (attrs.get("class") or "").split():
+            self.figure_divs.append(attrs["id"])
+        if tag == "title":
+            self._in_title = True
         if tag == "script":
             self.scripts.append(attrs)
             self._script_id = attrs.get("id")
         elif tag == "table":
             self._table = attrs.get("class", "table")
             self.tables.setdefault(self._table, [])
+            self.separate.setdefault(self._table, []).append([])
+            self.row_classes.setdefault(self._table, [])
         elif tag == "tr" and self._table:
             self.tables[self._table].append([])
+            self.separate[self._table][-1].append(self.tables[self._table][-1])
+            self.row_classes[self._table].append(attrs.get("class") or "")
         elif tag in ("td", "th") and self._table:
             self._cell = []
 
     def handle_endtag(self, tag):
         if tag in ("td", "th") and self._cell is not None:
-            self.tables[self._table][-1].append("".join(self._cell).strip())
+            self.tables[self._table][-1].append(" ".join("".join(self._cell).split()))
             self._cell = None
         elif tag == "table":
             self._table = None
         elif tag == "script":
             self._script_id = None
+        elif tag == "title":
+            self._in_title = False
 
     def handle_data(self, data):
         if self._cell is not None:
             self._cell.append(data)
+        if self._in_title:
+            self.title += data
         if self._script_id:
             self.script_text[self._script_id] = self.script_text.get(self._script_id, "") + data
 
 
+def tables(page: Page, name: str) -> list[list[dict[str, str]]]:
+    """Each table of one class as a list of {column header: cell} rows, in page order."""
+    return [
+        [dict(zip(rows[0], row, strict=True)) for row in rows[1:]] for rows in page.separate.get(name, [])
+    ]
+
+
 def leaderboards(page: Page) -> list[list[dict[str, str]]]:
-    """Each task's leaderboard as a list of {column header: cell} rows, in page order."""
-    # tables of one class are merged by the parser; split them again at each header row
-    boards, header = [], None
-    for row in page.tables["leaderboard"]:
-        if row and row[0] == "rank":
-            header = row
-            boards.append([])
-        else:
-            boards[-1].append(dict(zip(header, row, strict=True)))
-    return boards
+    return tables(page, "leaderboard")
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +208,9 @@ def report(tmp_path_factory):
     )
     text = path.read_text(encoding="utf-8")
     return path, text, Page(text)
+
+
+# -- the page from DataFrames ------------------------------------------------------------------
 
 
 def test_writes_one_file_with_plotly_embedded_once(report):
@@ -201,6 +236,19 @@ def test_leaderboard_ranks_lower_is_better_ascending(report):
     assert [row["rank"] for row in toy2d] == ["1", "2", "3"]
 
 
+def test_ranks_tie_when_intervals_overlap(tmp_path):
+    results = make_results()
+    digits_cnn = (results["task"] == "digits") & (results["architecture"] == "cnn")
+    results.loc[digits_cnn, "test_score"] = [0.91, 0.93]  # overlaps mlp's [0.90, 0.92]
+    page = Page(write_report(results, make_curves(), make_runs(), tmp_path / "r.html").read_text("utf-8"))
+    digits, _ = leaderboards(page)
+    assert [(row["architecture"], row["rank"]) for row in digits] == [
+        ("cnn width=32", "=1"),
+        ("mlp", "=1"),
+        (HOSTILE_ARCH, "3"),
+    ]
+
+
 def test_one_seed_shows_its_value_and_no_interval(report):
     _, toy2d = leaderboards(report[2])
     cnn = toy2d[-1]
@@ -208,12 +256,18 @@ def test_one_seed_shows_its_value_and_no_interval(report):
 
 
 def test_missing_measurements_show_as_a_dash_not_zero(report):
-    digits, _ = leaderboards(report[2])
+    page = report[2]
+    digits, _ = leaderboards(page)
     mlp = next(row for row in digits if row["architecture"] == "mlp")
     assert mlp["cost (USD, median)"] == "—"
     cnn = next(row for row in digits if row["architecture"] == "cnn width=32")
-    assert cnn["cost (USD, median)"] == "0.002"
+    assert cnn["cost (USD, median)"] == "$0.002"
+    resources, _ = tables(page, "resources")
+    mlp = next(row for row in resources if row["architecture"] == "mlp")
     assert mlp["params"] == "1,000"
+    # NaN in the data is a dash on the page, never "nan" and never 0
+    assert (mlp["energy"], mlp["MFU"], mlp["FLOPs/step"], mlp["peak memory"]) == ("—",) * 4
+    assert "nan" not in {cell.lower() for rows in page.tables.values() for row in rows for cell in row}
 
 
 def test_hostile_names_are_escaped(report):
@@ -221,44 +275,72 @@ def test_hostile_names_are_escaped(report):
     for raw in (HOSTILE_ARCH, "</script><script>alert(1)", "<script>alert(2)", "<script>alert(3)"):
         assert raw not in text
     assert "<img" not in page.tags
-    # the bundle, the figures' JSON and the script that draws them: nothing else
-    assert len(page.scripts) == 3
-    assert [s.get("type") for s in page.scripts] == [None, "application/json", None]
+    # the bundle, the figures' JSON, the shared template's JSON and the script that draws them
+    assert [s.get("type") for s in page.scripts] == [None, "application/json", "application/json", None]
     # and the names still read as written
     digits, _ = leaderboards(page)
     assert digits[-1]["architecture"] == HOSTILE_ARCH
 
 
 def test_summary_names_each_tasks_winner_and_is_cautious_with_two_seeds(report):
-    rows = report[2].tables["summary"][1:]
-    assert [(row[0], row[2], row[4]) for row in rows] == [
+    rows = tables(report[2], "summary")[0]
+    assert [(row["task"], row["best"], row["runner-up"]) for row in rows] == [
         ("digits", "cnn width=32", "mlp"),
         ("toy2d", HOSTILE_ARCH, "mlp"),
     ]
-    assert all(row[-1].startswith("too few seeds") for row in rows)
+    assert all(row["difference"].startswith("too few seeds") for row in rows)
+    assert rows[0]["cost"] == "$0.002" and rows[0]["train time (s)"] == "2.05"
+    text = report[1]
+    assert "scored best" in text and "0.96" in text
+
+
+def test_each_task_opens_with_its_registered_description(report):
+    for task in ("digits", "toy2d"):
+        assert nnbench.get_task(task).description in html.unescape(report[1])
 
 
 def test_figures_json_is_valid_and_labelled(report):
     page = report[2]
     figures = json.loads(page.script_text["nnbench-figures"])
-    digits, toy2d = figures.values()
+    assert set(page.figure_divs) == set(figures)
+    digits, toy2d = figures["fig-1-quality-time"], figures["fig-2-quality-time"]
     assert digits["layout"]["yaxis"]["title"]["text"] == "accuracy (higher is better)"
     assert toy2d["layout"]["yaxis"]["title"]["text"] == "mse (lower is better)"
     assert digits["layout"]["xaxis"]["title"]["text"] == "training time (s)"
     assert toy2d["layout"]["xaxis"]["type"] == "log"
     assert "log scale" in toy2d["layout"]["xaxis"]["title"]["text"]
-    assert sum(len(trace["x"]) for trace in toy2d["data"]) == 5  # one marker per ok trial
+    per_trial = [trace for trace in toy2d["data"] if trace.get("showlegend") is False]
+    assert sum(len(trace["x"]) for trace in per_trial) == 5  # one marker per ok trial
+    assert any(trace["name"] == "Pareto front" for trace in toy2d["data"])
     # nothing in the JSON can close its <script> element
     assert not set("<>&") & set(page.script_text["nnbench-figures"])
     # a name plotly.js would read as markup goes in as entities
     assert "&lt;img src=x onerror=alert(1)&gt;" in [trace["name"] for trace in digits["data"]]
+    # plotly itself accepts every figure
+    template = json.loads(page.script_text["nnbench-template"])
+    for figure in figures.values():
+        go.Figure(figure | {"layout": figure["layout"] | {"template": template}})
+
+
+def test_learning_curves_aggregate_over_seeds_with_a_band(report):
+    figures = json.loads(report[2].script_text["nnbench-figures"])
+    steps = figures["fig-1-curve-steps"]
+    lines = [trace for trace in steps["data"] if trace.get("mode", "").startswith("lines")]
+    bands = [trace for trace in steps["data"] if trace.get("fill") == "toself"]
+    assert len(lines) == 3 and len(bands) == 3  # one line and one band per architecture, not per trial
+    mlp = next(trace for trace in lines if trace["name"] == "mlp")
+    assert mlp["x"] == [0, 50, 100] and mlp["y"] == pytest.approx([0.5, 0.55, 0.6])  # loss points left out
+    assert figures["fig-1-curve-time"]["layout"]["xaxis"]["title"]["text"].startswith("training time (s)")
+    assert "fig-2-curve-time" not in figures  # toy2d has no curves: a note instead
 
 
 def test_figure_json_cannot_close_its_script_element():
     figure = go.Figure(layout={"title": {"text": "</script><script>alert(1)</script> & co"}})
-    text = str(_figures_json({"fig-1": figure}))
+    text = str(_figures_json({"fig-1": figure, "fig-2": {"data": [{"y": [math.nan, 1.0]}]}}))
     assert not set("<>&") & set(text)
-    assert json.loads(text)["fig-1"]["layout"]["title"]["text"] == figure.layout.title.text
+    parsed = json.loads(text)
+    assert parsed["fig-1"]["layout"]["title"]["text"] == figure.layout.title.text
+    assert parsed["fig-2"]["data"][0]["y"] == [None, 1.0]  # strict JSON: NaN is null
 
 
 def test_page_is_offline(report):
@@ -271,7 +353,7 @@ def test_page_is_offline(report):
 
 def test_failures_table_shows_the_first_line_of_the_error(report):
     failures = report[2].tables["failures"]
-    assert failures[0] == ["status", "architecture", "task", "seed", "error"]
+    assert failures[0] == ["status", "architecture", "task", "seed", "reason"]
     assert failures[1:] == [["error", "cnn width=32", "toy2d", "1", HOSTILE_ERROR]]
 
 
@@ -293,23 +375,44 @@ def test_plugin_sections_escape_the_title_and_keep_the_html(tmp_path):
 def test_a_task_with_no_ok_trial_is_listed_unranked_without_a_figure(tmp_path):
     results = make_results()
     toy2d = results["task"] == "toy2d"
-    results.loc[toy2d, ["status", "error"]] = ["skipped", "incompatible: needs images"]
+    results.loc[toy2d, ["status", "error"]] = ["timeout", "timed out after 5m"]
     results.loc[toy2d, ["test_score", "train_s"]] = math.nan
     page = Page(write_report(results, make_curves(), make_runs(), tmp_path / "r.html").read_text("utf-8"))
     _, board = leaderboards(page)
     assert {(row["rank"], row["test mse (mean ± std)"], row["n seeds"]) for row in board} == {("—", "—", "0")}
-    assert list(json.loads(page.script_text["nnbench-figures"])) == ["fig-1-quality-time"]
-    assert page.tables["summary"][2][2:] == ["—", "—", "—", "—", "no trial finished ok"]
+    assert not [fig for fig in json.loads(page.script_text["nnbench-figures"]) if fig.startswith("fig-2-")]
+    summary = tables(page, "summary")[0]
+    assert summary[1]["best"] == "—" and summary[1]["difference"] == "no trial finished ok"
     assert len(page.tables["failures"]) == 1 + 6
+
+
+def test_skipped_pairs_are_na_not_failures(tmp_path):
+    results = make_results()
+    hostile_toy2d = (results["task"] == "toy2d") & (results["architecture"] == HOSTILE_ARCH)
+    results.loc[hostile_toy2d, ["status", "error"]] = ["skipped", "n/a: needs images </script>"]
+    results.loc[hostile_toy2d, "test_score"] = math.nan
+    page = Page(write_report(results, make_curves(), make_runs(), tmp_path / "r.html").read_text("utf-8"))
+    _, toy2d = leaderboards(page)
+    assert HOSTILE_ARCH not in [row["architecture"] for row in toy2d]
+    [na] = tables(page, "not-applicable")[0]
+    assert (na["architecture"], na["task"], na["seeds"], na["reason"]) == (
+        HOSTILE_ARCH,
+        "toy2d",
+        "2",
+        "n/a: needs images </script>",
+    )
+    assert [row[0] for row in page.tables["failures"][1:]] == ["error"]  # only cnn's real failure
+    heatmap = json.loads(page.script_text["nnbench-figures"])["fig-heatmap"]["data"][0]
+    assert "n/a" in [cell for row in heatmap["text"] for cell in row]
 
 
 def test_tasks_follow_the_suite_order_not_the_row_order(tmp_path):
     results = make_results().iloc[::-1]  # toy2d's rows first
     page = Page(write_report(results, make_curves(), make_runs(), tmp_path / "r.html").read_text("utf-8"))
-    assert [row[0] for row in page.tables["summary"][1:]] == ["digits", "toy2d"]
+    assert [row["task"] for row in tables(page, "summary")[0]] == ["digits", "toy2d"]
     runs = make_runs().assign(suite_text=None)
     page = Page(write_report(results, make_curves(), runs, tmp_path / "r.html").read_text("utf-8"))
-    assert [row[0] for row in page.tables["summary"][1:]] == ["toy2d", "digits"]
+    assert [row["task"] for row in tables(page, "summary")[0]] == ["toy2d", "digits"]
 
 
 def test_rows_without_a_label_are_told_apart_by_their_config(tmp_path):
@@ -332,9 +435,301 @@ def test_no_trials_gives_a_page_that_says_so(tmp_path, results):
     assert Page(text).scripts == []
 
 
-def test_bootstrap_interval_is_deterministic_and_brackets_the_mean():
-    values = np.array([0.1, 0.2, 0.4, 0.3])
-    low, high = bootstrap_interval(values)
-    assert (low, high) == bootstrap_interval(values)
-    assert low < values.mean() < high
-    assert all(math.isnan(v) for v in bootstrap_interval(np.array([0.5])))
+# -- the full page from a store ------------------------------------------------------------------
+
+SECTIONS = ("summary", "across-tasks", "failures", "not-applicable", "environment", "micro-benchmarks")
+TASK_TABLES = ("leaderboard", "targets", "resources")
+
+
+@pytest.fixture(scope="module")
+def hostile_store(tmp_path_factory):
+    return synthetic.write_store(
+        tmp_path_factory.mktemp("store") / "hostile.db", tasks=4, architectures=5, seeds=4, hostile=True
+    )
+
+
+@pytest.fixture(scope="module")
+def benchmark_json(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench") / "bench.json"
+    data = {
+        "datetime": "2025-01-01T00:00:00",
+        "machine_info": {"node": "ci", "python_version": "3.12.1", "cpu": {"brand_raw": "AMD EPYC"}},
+        "commit_info": {"id": "abc1234"},
+        "benchmarks": [
+            {
+                "name": "test_step[mlp]",
+                "fullname": "benchmarks/bench_step.py::test_step[mlp]",
+                "stats": {"mean": 0.00123, "stddev": 0.0000456, "rounds": 200},
+                "extra_info": {"overhead": 1.02, "note": "</script><b>x</b>"},
+            },
+            {"name": "<i>bare</i>", "stats": {"mean": 2.5, "stddev": None, "rounds": 3}},
+        ],
+    }
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def full_report(hostile_store, benchmark_json, tmp_path_factory):
+    path = build_report(
+        hostile_store, output=tmp_path_factory.mktemp("full") / "r.html", benchmarks=benchmark_json
+    )
+    text = path.read_text(encoding="utf-8")
+    return text, Page(text)
+
+
+def test_every_section_is_present(full_report):
+    text, page = full_report
+    assert set(SECTIONS) <= page.ids
+    tasks = [i for i in page.ids if re.fullmatch(r"task-\d+", i)]
+    assert len(tasks) == 4
+    figures = json.loads(page.script_text["nnbench-figures"])
+    for index in range(1, 5):
+        for kind in ("quality-time", "quality-cost", "curve-time", "curve-steps"):
+            assert f"fig-{index}-{kind}" in figures
+    assert {"fig-heatmap", "fig-profile"} <= set(figures)
+    assert sorted(page.figure_divs) == sorted(figures)
+    for name in TASK_TABLES:
+        # a target per task except the fourth (synthetic tasks without a target have none)
+        assert len(tables(page, name)) == (3 if name == "targets" else 4), name
+    assert len(tables(page, "across")) == 1
+    for phrase in ("scored best", "Performance profile", "Normalised score", "time to target", "samples/s"):
+        assert phrase in text
+
+
+def test_hostile_names_from_the_store_are_escaped(full_report):
+    text, page = full_report
+    for raw in (
+        synthetic.HOSTILE_TASK,
+        synthetic.HOSTILE_ARCH,
+        synthetic.HOSTILE_CONFIG_NOTE,
+        synthetic.HOSTILE_SUITE,
+    ):
+        assert raw not in text
+    for raw in ("<script>alert", "</script><script>", "<b>parity", "<i>smoke", "<img"):
+        assert raw not in text.replace(get_plotlyjs(), "")
+    assert not {"img", "b", "i"} & set(page.tags)
+    assert [s.get("type") for s in page.scripts] == [None, "application/json", "application/json", None]
+    assert page.title == f"nnbench report: {synthetic.HOSTILE_SUITE}"
+    assert synthetic.HOSTILE_TASK in {row["task"] for row in tables(page, "summary")[0]}
+    errors = [row["reason"] for row in tables(page, "failures")[0]]
+    assert errors and set(errors) == {synthetic.HOSTILE_ERROR}
+
+
+def test_reference_rows_are_marked(full_report):
+    _, page = full_report
+    for board, classes in zip(leaderboards(page), _row_classes(page, "leaderboard"), strict=True):
+        gbdt = [i for i, row in enumerate(board) if row["architecture"].startswith("gbdt")]
+        assert len(gbdt) == 1
+        assert board[gbdt[0]]["architecture"] == "gbdt trees=100 non-neural reference"
+        assert classes[gbdt[0]] == "reference"
+        assert all(classes[i] == "" for i in range(len(board)) if i != gbdt[0])
+
+
+def _row_classes(page: Page, name: str) -> list[list[str]]:
+    """The class of each body row of each table of one class."""
+    classes = iter(page.row_classes[name])
+    return [[next(classes) for _ in rows][1:] for rows in page.separate[name]]
+
+
+def test_unmeasured_mfu_is_a_dash(full_report):
+    _, page = full_report
+    resources = tables(page, "resources")[0]
+    arch3 = [row for row in resources if row["architecture"].startswith("arch3")]
+    others = [row for row in resources if row["architecture"].startswith("arch1")]
+    assert arch3 and all(row["MFU"] == "—" for row in arch3)
+    assert others and all(row["MFU"].endswith("%") for row in others)
+
+
+def test_micro_benchmark_section(full_report):
+    _, page = full_report
+    rows = tables(page, "micro-benchmarks")[0]
+    assert [(r["name"], r["mean"], r["stddev"], r["rounds"]) for r in rows] == [
+        ("test_step[mlp]", "1.23 ms", "45.6 µs", "200"),
+        ("<i>bare</i>", "2.5 s", "—", "3"),
+    ]
+    assert rows[0]["extra info"] == "overhead=1.02; note=</script><b>x</b>"
+
+
+def test_bad_benchmark_file_is_one_clear_error(tmp_path, hostile_store):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"not": "pytest-benchmark"}')
+    with pytest.raises(nnbench.NnbenchError, match="not pytest-benchmark output"):
+        build_report(hostile_store, output=tmp_path / "r.html", benchmarks=bad)
+    with pytest.raises(nnbench.NnbenchError, match="no such file"):
+        build_report(hostile_store, output=tmp_path / "r.html", benchmarks=tmp_path / "missing.json")
+
+
+def test_unknown_tasks_have_no_description_and_known_ones_do(full_report, report):
+    assert 'class="description"' not in full_report[0]  # synthetic tasks are not registered
+    assert report[1].count('class="description"') == 2  # digits and toy2d are
+
+
+# -- export --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory):
+    return synthetic.write_store(tmp_path_factory.mktemp("small") / "s.db", tasks=2, architectures=3, seeds=2)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_export_round_trip(tmp_path, small_store, fmt):
+    from nnbench.report.export import export_results
+
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    path, rows = export_results(small_store, output=tmp_path / f"out.{fmt}")
+    original = nnbench.load_results(small_store)
+    assert rows == len(original)
+    if fmt == "csv":
+        back = pd.read_csv(path)
+    elif fmt == "json":
+        back = pd.DataFrame(json.loads(path.read_text()))
+    else:
+        back = pd.read_parquet(path)
+    assert list(back.columns) == list(original.columns)
+    assert back["trial_id"].tolist() == original["trial_id"].tolist()
+    assert back["status"].tolist() == original["status"].tolist()
+    for column in ("test_score", "train_s", "cost_usd", "seed"):
+        expected = pd.to_numeric(original[column], errors="coerce").astype(float)
+        got = pd.to_numeric(back[column], errors="coerce").astype(float)
+        pd.testing.assert_series_equal(got, expected, check_names=False)
+    # dict columns: JSON text in csv and parquet, objects in json
+    ok = original["status"] == "ok"
+    first = back.loc[ok.idxmax(), "test_metrics"]
+    assert (json.loads(first) if fmt != "json" else first) == original.loc[ok.idxmax(), "test_metrics"]
+
+
+def test_export_one_run_and_bad_input(tmp_path, small_store):
+    from nnbench.report.export import export_results
+
+    _, rows = export_results(small_store, "synthetic-run", tmp_path / "r.json")
+    assert rows == len(nnbench.load_results(small_store))
+    with pytest.raises(nnbench.NnbenchError, match="cannot tell the format"):
+        export_results(small_store, output=tmp_path / "r.txt")
+    with pytest.raises(nnbench.NnbenchError, match="no such run"):
+        export_results(small_store, "nope", tmp_path / "r.csv")
+
+
+# -- publish ---------------------------------------------------------------------------------------
+
+
+def test_publish_writes_an_index_and_one_page_per_run_with_relative_links(tmp_path):
+    from nnbench.report.publish import publish_site
+
+    db = tmp_path / "two.db"
+    synthetic.write_store(db, tasks=2, architectures=2, seeds=2, run_id="run-one")
+    synthetic.write_store(db, tasks=2, architectures=2, seeds=2, run_id="../run <two>", device="cpu")
+    index = publish_site(db, tmp_path / "site")
+    pages = sorted((tmp_path / "site" / "runs").glob("*.html"))
+    assert len(pages) == 2
+    assert all(p.parent == tmp_path / "site" / "runs" for p in pages)
+    listing = tables(Page(index.read_text("utf-8")), "runs")[0]
+    assert {row["report"] for row in listing} == {"run-one", "../run <two>"}
+    assert {row["device"] for row in listing} == {"NVIDIA H100 80GB HBM3", "AMD EPYC"}
+    assert {row["trials"] for row in listing} == {"8"}
+    for page_path in [index, *pages]:
+        page = Page(page_path.read_text("utf-8"))
+        for link in page.links:
+            parsed = urlparse(link)
+            assert not parsed.scheme and not parsed.netloc and not link.startswith("/"), link
+            if parsed.path:
+                assert (page_path.parent / unquote(parsed.path)).resolve().is_file(), link
+            if parsed.fragment:
+                assert parsed.fragment in page.ids, link
+    run_page = Page(pages[0].read_text("utf-8"))
+    assert "../index.html" in run_page.links
+
+
+# -- compare ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compare_stores(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    options = {"tasks": 2, "architectures": 3, "seeds": 6, "failures": False}
+    a = synthetic.write_store(root / "a.db", **options)
+    same = synthetic.write_store(root / "same.db", **options)
+    slow_cpu = synthetic.write_store(root / "slow.db", device="cpu", slowdown=2.0, **options)
+    return a, same, slow_cpu
+
+
+def test_compare_the_same_run_says_same(compare_stores, tmp_path):
+    from nnbench.report.compare import compare_runs, text_table, write_comparison
+
+    a, same, _ = compare_stores
+    result = compare_runs(str(a), f"{same}:synthetic-run")
+    assert result.matched == result.by_id == 2 * 3 * 6
+    assert {row["train_s"]["verdict"] for row in result.rows} == {"same"}
+    assert {row["test_score"]["verdict"] for row in result.rows} == {"same"}
+    assert "same" in text_table(result)
+    page = Page(write_comparison(result, tmp_path / "c.html").read_text("utf-8"))
+    assert {"compare-train_s", "compare-step_ms_median", "compare-test_score"} <= page.ids
+
+
+def test_compare_matches_on_identity_when_ids_differ_and_sees_a_slowdown(compare_stores, tmp_path):
+    from nnbench.report.compare import compare_runs, text_table, write_comparison
+
+    a, _, slow_cpu = compare_stores
+    result = compare_runs(str(a), str(slow_cpu))
+    assert result.matched == 2 * 3 * 6 and result.by_id == 0  # the device is part of the id
+    assert {row["train_s"]["verdict"] for row in result.rows} == {"slower"}
+    assert {row["step_ms_median"]["verdict"] for row in result.rows} == {"slower"}
+    assert all(row["train_s"]["ratio"] == pytest.approx(2.0) for row in result.rows)
+    assert {row["test_score"]["verdict"] for row in result.rows} == {"same"}
+    table = text_table(result)
+    assert "2x" in table and "slower" in table
+    page = Page(write_comparison(result, tmp_path / "c.html").read_text("utf-8"))
+    verdicts = [row["verdict"] for row in tables(page, "comparison")[0]]
+    assert set(verdicts) == {"slower"}
+    assert "AMD EPYC" in (tmp_path / "c.html").read_text("utf-8")
+
+
+# -- the commands (registered on the nnbench group by cli.py) ---------------------------------------
+
+
+@pytest.fixture
+def group():
+    from nnbench.cli import Group
+    from nnbench.cli_report import COMMANDS
+
+    @click.group(cls=Group)
+    def nnbench_group():
+        """Test group."""
+
+    for command in COMMANDS:
+        nnbench_group.add_command(command)
+    return nnbench_group
+
+
+def test_commands_write_their_files(group, compare_stores, tmp_path):
+    a, _, slow = compare_stores
+    runner = CliRunner()
+    result = runner.invoke(group, ["compare", str(a), str(slow), "-o", str(tmp_path / "c.html")])
+    assert result.exit_code == 0, result.output
+    assert "slower" in result.output and (tmp_path / "c.html").is_file()
+    result = runner.invoke(group, ["publish", "--db", str(a), "--out", str(tmp_path / "site")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "site" / "index.html").is_file() and "1 run page" in result.output
+    result = runner.invoke(
+        group, ["export", "--db", str(a), "--format", "csv", "-o", str(tmp_path / "x.out")]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(tmp_path / "x.out")) == 36
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["compare", "missing.db", "missing.db"], "no such results store"),
+        (["export", "-o", "x.txt"], "cannot tell the format"),
+        (["publish", "--db", "missing.db", "--out", "site"], "no such results store"),
+    ],
+)
+def test_bad_input_is_one_line(group, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    Path("x.txt").write_text("")
+    result = CliRunner().invoke(group, args)
+    assert result.exit_code == 2
+    assert message in result.output and result.output.count("\n") == 1 and "Traceback" not in result.output

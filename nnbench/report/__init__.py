@@ -1,7 +1,11 @@
-"""Reports: read the store's DataFrames and write a self-contained HTML page (plotly, Jinja2).
+"""Reports: read the store's DataFrames and write self-contained HTML pages (plotly, Jinja2).
 
-``write_report(results, curves, runs, path)`` writes one page that works offline; the figures it
-draws are built by the pure functions in :mod:`nnbench.report.figures`.
+- :func:`write_report` (``page``): one report page from results, curves and runs DataFrames;
+  :func:`nnbench.report.from_store.build_report` does the same from a store file.
+- ``figures``: the plotly figure builders; every number they draw comes from :mod:`nnbench.stats`.
+- ``compare``: two runs side by side; ``publish``: a static site of runs; ``export``: CSV, Parquet
+  or JSON; ``microbench``: the pytest-benchmark section; ``synthetic``: realistic fake stores for
+  tests and benchmarks.
 """
 
 from nnbench.report.page import write_report

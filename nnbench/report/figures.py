@@ -1,9 +1,13 @@
-"""Plotly figure builders for the report: pure functions from a results DataFrame to a Figure.
+"""Plotly figure builders for the report: pure functions from DataFrames to a figure.
 
-Each builder takes the trial rows it should draw (the caller filters, e.g. to one task) and
-returns a :class:`plotly.graph_objects.Figure`; none of them writes files or reads the store.
-Names from the data go through :func:`plotly_text`, because plotly.js reads a small subset of HTML
-in titles, legends and hover labels and a name should show as written, never as markup.
+Each builder takes the rows it should draw (the caller filters, e.g. to one task) and returns a
+plotly figure as a plain dict (``{"data": [...], "layout": {...}}``, what plotly.js takes); none of
+them writes files or reads the store, and the numbers they draw come from :mod:`nnbench.stats`.
+Figures are dicts, not ``plotly.graph_objects.Figure``, because validating thousands of points
+through graph objects costs seconds on a large store; ``go.Figure(fig)`` validates one in tests.
+The shared look (:func:`template`, plotly's "plotly_white") travels once per page, not per figure.
+Names from the data go through :func:`plotly_text`, because plotly.js reads a small subset of HTML in
+titles, legends and hover labels and a name should show as written, never as markup.
 """
 
 from __future__ import annotations
@@ -11,17 +15,24 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.colors import qualitative
+
+from nnbench import stats
 
 # A fixed palette, so one architecture keeps its colour in every figure of a page.
 PALETTE: tuple[str, ...] = tuple(qualitative.Plotly) + tuple(qualitative.Dark24)
 
-# Above this ratio of longest to shortest training time, the time axis is logarithmic.
+# Above this ratio of largest to smallest value, an x axis of seconds or dollars is logarithmic.
 LOG_AXIS_RATIO = 20.0
+# Above this many trials in one figure, per-trial markers are left out (the summaries stay).
+MAX_TRIAL_MARKERS = 3000
+HEIGHT = 440
+MARGIN = {"l": 60, "r": 20, "t": 50, "b": 60}
 
 
 def plotly_text(value: object) -> str:
@@ -42,70 +53,347 @@ def metric_axis_title(metric: object, higher_is_better: bool) -> str:
     return f"{plotly_text(name)} ({direction})"
 
 
-def _arch_labels(trials: pd.DataFrame) -> pd.Series:
+Figure = dict[str, Any]
+
+
+@lru_cache(maxsize=1)
+def template() -> dict:
+    """plotly's "plotly_white" template as JSON-ready data: the page applies it to every figure."""
+    import plotly.io as pio
+
+    return pio.templates["plotly_white"].to_plotly_json()
+
+
+def clean(value: Any) -> Any:
+    """``value`` with numpy scalars as Python ones and NaN/infinity as None, ready for strict JSON."""
+    if isinstance(value, dict):
+        return {k: clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return clean(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _figure(data: list[dict], title: str, *, legend_title: str = "architecture", **layout: Any) -> Figure:
+    base = {
+        "title": {"text": title},
+        "height": HEIGHT,
+        "margin": dict(MARGIN),
+        "legend": {"title": {"text": legend_title}, "orientation": "h", "yanchor": "top", "y": -0.22},
+    }
+    return {"data": data, "layout": base | layout}
+
+
+def _axis(title: str, **options: Any) -> dict:
+    return {"title": {"text": title}, **options}
+
+
+def _rgba(color: str | None, alpha: float) -> str | None:
+    """``#rrggbb`` as ``rgba(r, g, b, alpha)``."""
+    if not color or not color.startswith("#") or len(color) != 7:
+        return color
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
+def _labels(trials: pd.DataFrame) -> pd.Series:
     if "arch_label" in trials:
         return trials["arch_label"].where(trials["arch_label"].notna(), trials["architecture"]).astype(str)
     return trials["architecture"].astype(str)
 
 
-def plottable_trials(trials: pd.DataFrame) -> pd.DataFrame:
-    """The rows a quality/time figure can draw: status ``ok``, a finite test score, a positive time."""
-    score = pd.to_numeric(trials["test_score"], errors="coerce").astype(float)
-    train_s = pd.to_numeric(trials["train_s"], errors="coerce").astype(float)
-    keep = (trials["status"] == "ok") & np.isfinite(score) & np.isfinite(train_s) & (train_s > 0)
+def _numeric(trials: pd.DataFrame, column: str) -> pd.Series:
+    if column not in trials:
+        return pd.Series(np.nan, index=trials.index, dtype=float)
+    return pd.to_numeric(trials[column], errors="coerce").astype(float)
+
+
+def plottable_trials(trials: pd.DataFrame, x: str = "train_s") -> pd.DataFrame:
+    """The rows a quality figure can draw: status ``ok``, a finite test score, a positive ``x``."""
+    score = _numeric(trials, "test_score")
+    spent = _numeric(trials, x)
+    keep = (trials["status"] == "ok") & np.isfinite(score) & np.isfinite(spent) & (spent > 0)
     return trials[keep]
 
 
-def quality_vs_train_time(
+def _log_axis(values: Iterable[float]) -> bool:
+    values = np.asarray(list(values), dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    return len(values) > 1 and values.max() / values.min() > LOG_AXIS_RATIO
+
+
+def quality_against(
     trials: pd.DataFrame,
     *,
+    x: str = "train_s",
+    x_title: str = "training time (s)",
     metric: object = None,
     higher_is_better: bool = True,
     colors: dict[str, str] | None = None,
     title: str | None = None,
-) -> go.Figure:
-    """Test score against training seconds: one marker per successful trial, coloured by architecture.
+) -> Figure:
+    """Test score against what it cost (column ``x``: seconds, dollars), with the Pareto front.
 
-    ``trials`` holds result rows (usually one task's); rows without status ``ok`` or without a finite
-    ``test_score`` and ``train_s`` are left out. The time axis turns logarithmic when the longest
-    training time is more than ``LOG_AXIS_RATIO`` times the shortest.
+    Per architecture: one small marker per trial that finished ok (left out above
+    ``MAX_TRIAL_MARKERS`` trials), and a large marker at the median ``x`` and the mean score with
+    error bars (x: interquartile range; y: 95% bootstrap interval over seeds). The dashed line joins
+    the architectures on the Pareto front: none of the others is both cheaper and better. The x axis
+    turns logarithmic when its largest value is more than ``LOG_AXIS_RATIO`` times its smallest.
     """
-    usable = plottable_trials(trials)
-    labels = _arch_labels(usable)
+    usable = plottable_trials(trials, x)
+    labels = _labels(usable)
     colors = colors or architecture_colors(labels)
-    fig = go.Figure()
+    spent_all = _numeric(usable, x).to_numpy()
+    score_all = _numeric(usable, "test_score").to_numpy()
+    seeds_all = usable["seed"].to_numpy() if "seed" in usable else np.full(len(usable), "")
+    per_trial = len(usable) <= MAX_TRIAL_MARKERS
+    data, summary = [], []
     for label in sorted(labels.unique()):
-        rows = usable[labels == label]
-        train_s = pd.to_numeric(rows["train_s"]).astype(float)
-        score = pd.to_numeric(rows["test_score"]).astype(float)
-        hover = [
-            f"{plotly_text(label)}<br>seed {plotly_text(seed)}<br>train {t:.3g} s<br>score {s:.4g}"
-            for seed, t, s in zip(rows["seed"], train_s, score, strict=True)
-        ]
-        fig.add_trace(
-            go.Scatter(
-                x=train_s.tolist(),
-                y=score.tolist(),
-                mode="markers",
-                name=plotly_text(label),
-                marker={"size": 10, "color": colors.get(label), "line": {"width": 1, "color": "white"}},
-                hovertext=hover,
-                hoverinfo="text",
+        mask = (labels == label).to_numpy()
+        spent, score = spent_all[mask], score_all[mask]
+        color = colors.get(label)
+        name = plotly_text(label)
+        if per_trial:
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": spent.tolist(),
+                    "y": score.tolist(),
+                    "mode": "markers",
+                    "name": name,
+                    "legendgroup": name,
+                    "showlegend": False,
+                    "marker": {"size": 6, "color": _rgba(color, 0.45)},
+                    "text": [f"seed {plotly_text(s)}" for s in seeds_all[mask]],
+                    "hovertemplate": f"{name}<br>%{{text}}<br>x %{{x:.3g}}<br>score %{{y:.4g}}<extra></extra>",
+                }
             )
+        quality = stats.mean_interval(score)
+        spread = stats.median_iqr(spent)
+        summary.append((spread.median, quality.mean))
+        two = quality.n > 1
+        data.append(
+            {
+                "type": "scatter",
+                "x": [spread.median],
+                "y": [quality.mean],
+                "mode": "markers",
+                "name": name,
+                "legendgroup": name,
+                "marker": {"size": 13, "color": color, "line": {"width": 1.5, "color": "white"}},
+                "error_x": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [spread.q3 - spread.median],
+                    "arrayminus": [spread.median - spread.q1],
+                    "color": color,
+                    "thickness": 1,
+                },
+                "error_y": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [quality.high - quality.mean if two else 0.0],
+                    "arrayminus": [quality.mean - quality.low if two else 0.0],
+                    "color": color,
+                    "thickness": 1,
+                },
+                "hovertemplate": f"{name}<br>median x %{{x:.3g}}<br>mean score %{{y:.4g}}"
+                f"<br>{quality.n} seed(s)<extra></extra>",
+            }
         )
+    if summary:
+        xs = np.array([s[0] for s in summary])
+        ys = np.array([s[1] for s in summary])
+        front = stats.pareto_front(xs, ys, higher_is_better=higher_is_better)
+        order = np.argsort(xs[front])
+        data.append(
+            {
+                "type": "scatter",
+                "x": xs[front][order].tolist(),
+                "y": ys[front][order].tolist(),
+                "mode": "lines+markers",
+                "name": "Pareto front",
+                "line": {"dash": "dash", "color": "#59636e", "width": 1.5},
+                "marker": {"symbol": "diamond-open", "size": 20, "color": "#59636e"},
+                "hoverinfo": "skip",
+            }
+        )
+    log_axis = _log_axis(spent_all)
+    return _figure(
+        data,
+        plotly_text(title) if title else "Quality against cost",
+        xaxis=_axis(
+            f"{x_title}, log scale" if log_axis else x_title,
+            type="log" if log_axis else "linear",
+            exponentformat="e" if x == "cost_usd" else "B",  # never "3p" for picodollars
+        ),
+        yaxis=_axis(metric_axis_title(metric, higher_is_better)),
+    )
 
-    times = pd.to_numeric(usable["train_s"]).astype(float)
-    log_axis = len(times) > 1 and times.max() / times.min() > LOG_AXIS_RATIO
-    fig.update_layout(
-        title={"text": plotly_text(title) if title else "Quality against training time"},
-        template="plotly_white",
-        height=440,
-        margin={"l": 60, "r": 20, "t": 50, "b": 60},
-        legend={"title": {"text": "architecture"}, "orientation": "h", "yanchor": "top", "y": -0.22},
+
+def quality_vs_train_time(trials: pd.DataFrame, **options) -> Figure:
+    """Test score against training seconds, with the Pareto front (see :func:`quality_against`)."""
+    options.setdefault("title", "Quality against training time")
+    return quality_against(trials, x="train_s", x_title="training time (s)", **options)
+
+
+def quality_vs_cost(trials: pd.DataFrame, **options) -> Figure:
+    """Test score against training cost in US dollars, with the Pareto front."""
+    options.setdefault("title", "Quality against cost")
+    return quality_against(trials, x="cost_usd", x_title="training cost (USD)", **options)
+
+
+def learning_curves(
+    band: pd.DataFrame,
+    *,
+    x: str = "train_s",
+    metric: object = None,
+    higher_is_better: bool = True,
+    colors: dict[str, str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Validation metric against training seconds (``x="train_s"``) or steps (``x="step"``).
+
+    ``band`` is :func:`nnbench.stats.curve_band` output: per architecture and evaluation step the
+    mean over seeds (the line) and the lowest and highest seed (the shaded band).
+    """
+    colors = colors or architecture_colors(band["arch_label"] if len(band) else [])
+    data = []
+    for label, rows in band.groupby("arch_label", sort=True):
+        rows = rows.sort_values("step")
+        xs = rows[x].astype(float).tolist()
+        color = colors.get(str(label), "#59636e")
+        name = plotly_text(label)
+        if (rows["n"] > 1).any():
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": xs + xs[::-1],
+                    "y": rows["high"].astype(float).tolist() + rows["low"].astype(float).tolist()[::-1],
+                    "fill": "toself",
+                    "fillcolor": _rgba(color, 0.18),
+                    "line": {"width": 0},
+                    "name": name,
+                    "legendgroup": name,
+                    "showlegend": False,
+                    "hoverinfo": "skip",
+                }
+            )
+        data.append(
+            {
+                "type": "scatter",
+                "x": xs,
+                "y": rows["mean"].astype(float).tolist(),
+                "mode": "lines+markers" if len(xs) < 30 else "lines",
+                "name": name,
+                "legendgroup": name,
+                "line": {"color": color, "width": 2},
+                "marker": {"size": 5},
+                "customdata": rows["n"].astype(int).tolist(),
+                "hovertemplate": f"{name}<br>{'step' if x == 'step' else 'seconds'} %{{x:.4g}}"
+                "<br>mean %{y:.4g} over %{customdata} seed(s)<extra></extra>",
+            }
+        )
+    x_title, log_axis = ("training step", False) if x == "step" else ("training time (s)", False)
+    if x == "train_s" and len(band) and _log_axis(band["train_s"]):
+        x_title, log_axis = x_title + ", log scale", True
+    return _figure(
+        data,
+        plotly_text(title) if title else "Learning curves",
+        xaxis=_axis(x_title, type="log" if log_axis else "linear"),
+        yaxis=_axis(f"validation {metric_axis_title(metric, higher_is_better)}"),
     )
-    fig.update_xaxes(
-        title_text="training time (s, log scale)" if log_axis else "training time (s)",
-        type="log" if log_axis else "linear",
+
+
+def score_heatmap(normalized: pd.DataFrame, cell_text: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """Architectures (rows) x tasks (columns) coloured by normalised score, 1 = the task's best.
+
+    ``cell_text`` holds what each cell says (the mean score, ``n/a`` for a pair not run, ``failed``);
+    a cell without a normalised score is left uncoloured.
+    """
+    z = [
+        [round(float(v), 4) if math.isfinite(v) else None for v in row]
+        for row in normalized.to_numpy(dtype=float)
+    ]
+    rows = [str(r) for r in normalized.index]
+    columns = [str(c) for c in normalized.columns]
+    # categories by position, so two long names cut to the same text stay two rows; full names on hover
+    heatmap = {
+        "type": "heatmap",
+        "z": z,
+        "x": list(range(len(columns))),
+        "y": list(range(len(rows))),
+        "text": [[plotly_text(v) for v in row] for row in cell_text.to_numpy()],
+        "customdata": [[[plotly_text(r), plotly_text(c)] for c in columns] for r in rows],
+        "texttemplate": "%{text}",
+        "colorscale": "Viridis",
+        "zmin": 0,
+        "zmax": 1,
+        "xgap": 2,
+        "ygap": 2,
+        "colorbar": {"title": {"text": "normalised<br>score"}, "thickness": 12},
+        "hovertemplate": "%{customdata[0]} on %{customdata[1]}<br>%{text}<br>normalised %{z:.2f}<extra></extra>",
+    }
+    return _figure(
+        [heatmap],
+        plotly_text(title) if title else "Normalised score per architecture and task",
+        height=max(280, 140 + 36 * len(rows)),
+        margin={"l": 20, "r": 20, "t": 50, "b": 40},
+        xaxis=_axis(
+            "task",
+            side="bottom",
+            automargin=True,
+            tickmode="array",
+            tickvals=list(range(len(columns))),
+            ticktext=[plotly_text(_short(c)) for c in columns],
+        ),
+        yaxis=_axis(
+            "architecture",
+            autorange="reversed",
+            automargin=True,
+            tickmode="array",
+            tickvals=list(range(len(rows))),
+            ticktext=[plotly_text(_short(r)) for r in rows],
+        ),
     )
-    fig.update_yaxes(title_text=metric_axis_title(metric, higher_is_better))
-    return fig
+
+
+def _short(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def performance_profile(
+    profile: pd.DataFrame, *, colors: dict[str, str] | None = None, n_tasks: int | None = None
+) -> Figure:
+    """The performance profile: per architecture, the share of tasks within tau of the fastest.
+
+    ``profile`` is :func:`nnbench.stats.performance_profile` output (architectures x taus).
+    """
+    colors = colors or architecture_colors(profile.index)
+    taus = [float(t) for t in profile.columns]
+    data = []
+    for label, shares in profile.iterrows():
+        name = plotly_text(label)
+        data.append(
+            {
+                "type": "scatter",
+                "x": taus,
+                "y": [round(float(v), 6) for v in shares],
+                "mode": "lines",
+                "line": {"shape": "hv", "width": 2, "color": colors.get(str(label))},
+                "name": name,
+                "hovertemplate": f"{name}<br>within %{{x:.2f}}x of the fastest<br>on %{{y:.0%}} of tasks<extra></extra>",
+            }
+        )
+    suffix = f" ({n_tasks} task{'s' if n_tasks != 1 else ''} with a target reached)" if n_tasks else ""
+    return _figure(
+        data,
+        "Performance profile: time to target across tasks" + suffix,
+        xaxis=_axis("tau: time to target / fastest architecture's time (×)", range=[1, 4]),
+        yaxis=_axis("share of tasks within tau", range=[-0.02, 1.02], tickformat=".0%"),
+    )

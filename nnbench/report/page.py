@@ -4,6 +4,7 @@ The page is rendered from ``templates/report.html`` by Jinja2 with autoescaping,
 comes from the data (task, architecture and suite names, configs, error messages) is escaped.
 Figures travel as JSON in one ``<script type="application/json">`` block, escaped for that place,
 and are drawn by plotly.js, which is embedded once: the file works offline from ``file://``.
+Every number on the page comes from :mod:`nnbench.stats`; this module only arranges and formats.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
-from datetime import datetime, timezone
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -19,15 +20,17 @@ import jinja2
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
-from plotly.offline import get_plotlyjs
 
+from nnbench import stats
 from nnbench.report import figures
+from nnbench.report import fmt as f
 
-BLANK = "—"  # what a missing measurement shows as; never 0
-BOOTSTRAP_RESAMPLES = 2000
-BOOTSTRAP_SEED = 0
-# A bootstrap over two seeds only spans their two values: too narrow to call a winner clear.
-MIN_SEEDS_TO_JUDGE = 3
+BLANK = f.BLANK
+# kept importable from here for callers of report v0
+bootstrap_interval = stats.bootstrap_interval
+leaderboard = stats.leaderboard
+BOOTSTRAP_RESAMPLES = stats.BOOTSTRAP_RESAMPLES
+MIN_SEEDS_TO_JUDGE = stats.MIN_SEEDS_TO_JUDGE
 
 # Characters that could end a <script> element or open markup, as JSON escapes (valid only
 # inside JSON strings, which is the only place JSON text can hold them).
@@ -38,60 +41,49 @@ _SCRIPT_SAFE = {
     0x2028: "\\u2028",
     0x2029: "\\u2029",
 }
+# Statuses that are not failures: finished, or never run because the pair does not fit (n/a).
+_NOT_FAILED = ("ok", "skipped")
 
 
 def write_report(
     results: pd.DataFrame,
-    curves: pd.DataFrame,
-    runs: pd.DataFrame,
+    curves: pd.DataFrame | None,
+    runs: pd.DataFrame | None,
     path: str | pathlib.Path,
     *,
     title: str = "nnbench report",
     sections: list[dict] | None = None,
+    descriptions: Mapping[str, str] | None = None,
+    benchmarks: dict | str | pathlib.Path | None = None,
+    links: list[tuple[str, str]] | None = None,
 ) -> pathlib.Path:
     """Write one self-contained HTML report to ``path`` and return the path.
 
     ``results``, ``curves`` and ``runs`` are the DataFrames ``nnbench.load_results`` and friends
-    return. Per task (in the order the runs' suites list them, else as they first appear in
-    ``results``) the page shows a leaderboard
-    (mean ± std of the primary test metric over seeds with a bootstrap 95% interval) and quality
-    against training time; then the trials that did not finish ok and the environment of each run.
-    ``curves`` is accepted for the learning-curve figures and not drawn yet.
+    return. The page opens with a summary (who won which task, by how much, at what cost, whether it
+    is within the noise), then per task (in the order the runs' suites list them, else as they first
+    appear) its description, leaderboard, quality against time and cost, learning curves, time and
+    cost to target, throughput and resources; then the architecture x task heatmap, the performance
+    profile, failures, pairs not run (n/a), the environment and optional micro-benchmarks.
+
+    ``descriptions`` maps task names to the text that says what a task tests (default: each
+    registered task's ``description``; unknown tasks get none). ``benchmarks`` is pytest-benchmark's
+    ``--benchmark-json`` output (a path or the parsed dict). ``links`` are ``(text, href)`` pairs shown
+    at the top (``nnbench publish`` links back to its index).
 
     ``sections`` are extra sections, e.g. from the ``report_sections`` hook: dicts with ``"title"``
     (plain text, escaped) and ``"html"`` (inserted **as-is, not escaped**: the plugin that makes it
     is trusted to make it safe). Their scripts may use the global ``Plotly``.
     """
-    del curves  # learning curves are not drawn in v0
-    trials = _trials(results)
-    sections = [{"title": str(s.get("title", "")), "html": Markup(s.get("html", ""))} for s in sections or []]
-
-    colors = figures.architecture_colors(trials["arch_label"])
-    tasks, plots = [], {}
-    for index, (task_name, task_trials) in enumerate(_by_task(trials, runs), start=1):
-        task = _task_context(task_name, task_trials)
-        task["anchor"] = f"task-{index}"
-        task["figure_id"] = None
-        if len(figures.plottable_trials(task_trials)):
-            task["figure_id"] = f"fig-{index}-quality-time"
-            plots[task["figure_id"]] = _task_figure(task_name, task_trials, colors)
-        tasks.append(task)
-
-    page = (
-        _environment()
-        .get_template("report.html")
-        .render(
-            title=title,
-            overview=_overview(trials),
-            tasks=tasks,
-            summary=[t["summary"] for t in tasks],
-            failures=_failures(trials),
-            runs=_runs(runs),
-            trial_devices=sorted({str(d) for d in trials["device"].dropna()}),
-            sections=sections,
-            plotly_js=Markup(get_plotlyjs()) if plots or sections else None,
-            figures_json=_figures_json(plots) if plots else None,
-        )
+    page = render_report(
+        results,
+        curves,
+        runs,
+        title=title,
+        sections=sections,
+        descriptions=descriptions,
+        benchmarks=benchmarks,
+        links=links,
     )
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,65 +91,88 @@ def write_report(
     return path
 
 
+def render_report(
+    results: pd.DataFrame,
+    curves: pd.DataFrame | None,
+    runs: pd.DataFrame | None,
+    *,
+    title: str = "nnbench report",
+    sections: list[dict] | None = None,
+    descriptions: Mapping[str, str] | None = None,
+    benchmarks: dict | str | pathlib.Path | None = None,
+    links: list[tuple[str, str]] | None = None,
+) -> str:
+    """The report page as text; see :func:`write_report`."""
+    from nnbench.report.microbench import benchmark_context
+
+    trials = _trials(results)
+    sections = [{"title": str(s.get("title", "")), "html": Markup(s.get("html", ""))} for s in sections or []]
+    colors = figures.architecture_colors(trials["arch_label"])
+    ordered = list(_by_task(trials, runs))
+    if descriptions is None:
+        descriptions = task_descriptions([name for name, _ in ordered])
+    points = _curve_points(curves, trials)
+
+    tasks, plots = [], {}
+    for index, (task_name, task_trials) in enumerate(ordered, start=1):
+        task_points = points[points["task"] == task_name] if len(points) else points
+        task, task_plots = _task_section(index, task_name, task_trials, task_points, colors, descriptions)
+        tasks.append(task)
+        plots.update(task_plots)
+    across, across_plots = _across_tasks(tasks, trials, colors)
+    plots.update(across_plots)
+    micro = benchmark_context(benchmarks) if benchmarks is not None else None
+
+    return template("report.html").render(
+        title=title,
+        links=links or [],
+        overview=_overview(trials),
+        tasks=tasks,
+        across=across,
+        failures=_failures(trials),
+        not_applicable=_not_applicable(trials),
+        runs=_runs(runs),
+        trial_devices=sorted({str(d) for d in trials["device"].dropna()}),
+        sections=sections,
+        micro=micro,
+        plotly_js=plotly_bundle() if plots or sections else None,
+        figures_json=figures_json(plots) if plots else None,
+        template_json=script_json(figures.template()) if plots else None,
+    )
+
+
+def task_descriptions(names: list[str]) -> dict[str, str]:
+    """Each registered task's ``description`` by name; tasks not registered (or not loadable) get none."""
+    from nnbench.errors import NnbenchError
+
+    out: dict[str, str] = {}
+    for name in names:
+        try:
+            import nnbench
+
+            out[name] = str(nnbench.get_task(str(name)).description or "")
+        except (NnbenchError, KeyError, TypeError, AttributeError):
+            continue
+        except Exception:  # a broken plugin must not break the report; its tasks have no text
+            continue
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
-# statistics
+# the trials
 
 
-def bootstrap_interval(
-    values: np.ndarray, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
-) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of the mean of ``values`` (resampling seeds); NaNs for n < 2."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
-
-
-def leaderboard(task_trials: pd.DataFrame, higher_is_better: bool) -> pd.DataFrame:
-    """One row per architecture label of one task, best first; unscored architectures last, unranked.
-
-    Scores are the ``test_score`` of trials with status ``ok``; the timing, throughput, size and
-    cost columns are medians over those trials, NaN where nothing was measured.
-    """
-    rows = []
-    for label, group in task_trials.groupby("arch_label", sort=True, dropna=False):
-        ok = group[group["status"] == "ok"]
-        scores = _numeric(ok["test_score"]).dropna().to_numpy()
-        low, high = bootstrap_interval(scores)
-        rows.append(
-            {
-                "arch_label": label,
-                "architecture": group["architecture"].iloc[0],
-                "arch_config": group["arch_config"].iloc[0],
-                "n": len(scores),
-                "mean": scores.mean() if len(scores) else math.nan,
-                "std": scores.std(ddof=1) if len(scores) > 1 else math.nan,
-                "ci_low": low,
-                "ci_high": high,
-                "train_s": _numeric(ok["train_s"]).median(),
-                "samples_per_s": _numeric(ok["samples_per_s"]).median(),
-                "params": _numeric(ok["params"]).median(),
-                "cost_usd": _numeric(ok["cost_usd"]).median(),
-            }
-        )
-    board = pd.DataFrame(rows)
-    if board.empty:
-        return board
-    key = board["mean"] if higher_is_better else -board["mean"]
-    board["rank"] = key.rank(method="min", ascending=False)  # NaN means stay NaN: unranked
-    return board.sort_values(["rank", "arch_label"], na_position="last", kind="stable").reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# page context
-
-
-_NEEDED = ("task", "architecture", "arch_label", "arch_config", "status", "error", "metric")
-_NEEDED += (
+_NEEDED = (
+    "trial_id",
+    "task",
+    "architecture",
+    "arch_label",
+    "arch_config",
+    "status",
+    "error",
+    "metric",
     "higher_is_better",
+    "target",
     "seed",
     "device",
     "test_score",
@@ -165,6 +180,7 @@ _NEEDED += (
     "samples_per_s",
     "params",
     "cost_usd",
+    "reference",
 )
 
 
@@ -177,12 +193,13 @@ def _trials(results: pd.DataFrame | None) -> pd.DataFrame:
         if column not in trials:
             trials[column] = None
     labels = [
-        str(label) if not _missing(label) else _label_from_config(arch, config)
+        str(label) if not f.missing(label) else _label_from_config(arch, config)
         for label, arch, config in zip(
             trials["arch_label"], trials["architecture"], trials["arch_config"], strict=True
         )
     ]
     trials["arch_label"] = pd.Series(labels, index=trials.index, dtype=object)
+    trials["task"] = trials["task"].astype(str)
     return trials
 
 
@@ -201,8 +218,9 @@ def _by_task(trials: pd.DataFrame, runs: pd.DataFrame | None):
     """Each task's trials, in the order the suites list the tasks, then in order of appearance."""
     present = list(pd.unique(trials["task"]))
     listed = [name for name in _suite_task_order(runs) if name in present]
+    groups = dict(tuple(trials.groupby("task", sort=False))) if len(trials) else {}
     for task_name in dict.fromkeys(listed + present):
-        yield task_name, trials[trials["task"] == task_name]
+        yield task_name, groups[task_name]
 
 
 def _suite_task_order(runs: pd.DataFrame | None) -> list[str]:
@@ -212,9 +230,9 @@ def _suite_task_order(runs: pd.DataFrame | None) -> list[str]:
     if runs is None or "suite_text" not in runs:
         return []
     names: list[str] = []
-    for text in runs["suite_text"].dropna():
+    for suite_text in runs["suite_text"].dropna():
         try:
-            suite = yaml.safe_load(str(text))
+            suite = yaml.safe_load(str(suite_text))
         except yaml.YAMLError:
             continue
         tasks = suite.get("tasks") if isinstance(suite, dict) else None
@@ -225,32 +243,129 @@ def _suite_task_order(runs: pd.DataFrame | None) -> list[str]:
     return names
 
 
-def _numeric(series: pd.Series) -> pd.Series:
-    return pd.to_numeric(series, errors="coerce").astype(float)
-
-
 def _first(series: pd.Series) -> Any:
     present = series.dropna()
     return present.iloc[0] if len(present) else None
 
 
-def _task_context(task_name: str, task_trials: pd.DataFrame) -> dict:
+def _curve_points(curves: pd.DataFrame | None, trials: pd.DataFrame) -> pd.DataFrame:
+    """Validation points of the primary metric of trials that finished ok, with task and label."""
+    columns = ["task", "arch_label", "step", "train_s", "value"]
+    needed = {"trial_id", "step", "train_s", "split", "metric", "value"}
+    if curves is None or len(curves) == 0 or not needed <= set(curves.columns) or len(trials) == 0:
+        return pd.DataFrame(columns=columns)
+    ok = trials.loc[trials["status"] == "ok", ["trial_id", "task", "arch_label", "metric"]]
+    val = curves.loc[curves["split"] == "val", ["trial_id", "step", "train_s", "metric", "value"]]
+    merged = val.merge(ok, on="trial_id", suffixes=("", "_primary"))
+    merged = merged[merged["metric"].astype(str) == merged["metric_primary"].astype(str)]
+    return merged[columns]
+
+
+# ---------------------------------------------------------------------------------------------
+# one task
+
+
+def _task_section(
+    index: int,
+    task_name: str,
+    task_trials: pd.DataFrame,
+    points: pd.DataFrame,
+    colors: dict[str, str],
+    descriptions: Mapping[str, str],
+) -> tuple[dict, dict]:
     higher = _first(task_trials["higher_is_better"])
     higher_is_better = True if higher is None else bool(higher)
     metric = _first(task_trials["metric"])
-    board = leaderboard(task_trials, higher_is_better)
-    scored = board[board["n"] > 0] if len(board) else board
-    return {
+    metric = "score" if metric is None else str(metric)
+    target = f.number(_first(task_trials["target"]))
+    board = stats.leaderboard(task_trials, higher_is_better)
+    anchor = f"task-{index}"
+    attempted = task_trials[task_trials["status"] != "skipped"]
+    task = {
         "name": str(task_name),
-        "metric": metric if metric is not None else "score",
+        "anchor": anchor,
+        "description": descriptions.get(str(task_name), ""),
+        "metric": metric,
+        "higher_is_better": higher_is_better,
         "direction": "higher is better" if higher_is_better else "lower is better",
+        "target": None if math.isnan(target) else f.num(target),
         "version": _first(task_trials["task_version"]) if "task_version" in task_trials else None,
-        "config": _first(task_trials["task_config"]) if "task_config" in task_trials else None,
-        "n_trials": len(task_trials),
+        "config": f.config_text(_first(task_trials["task_config"])) if "task_config" in task_trials else "",
+        "n_trials": len(attempted),
         "n_ok": int((task_trials["status"] == "ok").sum()),
+        "board": board,
         "leaderboard": [_leaderboard_row(row) for row in board.to_dict("records")],
-        "summary": _summary(str(task_name), metric, scored),
+        "targets": [_target_row(row) for row in board.to_dict("records")] if not math.isnan(target) else [],
+        "resources": [_resource_row(row) for row in board.to_dict("records")],
+        "not_applicable": _task_not_applicable(task_trials),
+        "summary": _summary(str(task_name), anchor, metric, board, target),
+        "figures": [],
     }
+    plots: dict[str, Any] = {}
+    name = str(task_name)  # the figure builders escape titles for plotly.js
+    common = {"metric": metric, "higher_is_better": higher_is_better, "colors": colors}
+
+    def add(kind: str, title: str, label: str, note: str, build, empty: str) -> None:
+        fig_id = f"fig-{index}-{kind}"
+        figure = build()
+        entry = {"id": fig_id if figure is not None else None, "title": title, "label": label, "note": note}
+        entry["empty"] = empty
+        if figure is not None:
+            plots[fig_id] = figure
+        task["figures"].append(entry)
+
+    better = "down" if not higher_is_better else "up"
+    add(
+        "quality-time",
+        "Quality against training time",
+        f"test {metric} against training time in seconds",
+        f"Small dots: one trial each. Large markers: median time (bars: interquartile range) and mean "
+        f"score (bars: 95% interval). Dashed: the Pareto front. Left is faster; {better} is better.",
+        lambda: (
+            figures.quality_vs_train_time(
+                task_trials, title=f"{name}: quality against training time", **common
+            )
+            if len(figures.plottable_trials(task_trials, "train_s"))
+            else None
+        ),
+        "No trial finished ok with a measured training time.",
+    )
+    add(
+        "quality-cost",
+        "Quality against cost",
+        f"test {metric} against training cost in US dollars",
+        f"As above with the training cost (train hours x the device's price per hour). Left is cheaper; "
+        f"{better} is better.",
+        lambda: (
+            figures.quality_vs_cost(task_trials, title=f"{name}: quality against cost", **common)
+            if len(figures.plottable_trials(task_trials, "cost_usd"))
+            else None
+        ),
+        "No cost was measured (the suite sets no price for this device).",
+    )
+    band = stats.curve_band(points)
+    for x, kind, what in (("train_s", "curve-time", "training time"), ("step", "curve-steps", "steps")):
+        add(
+            kind,
+            f"Learning curves against {what}",
+            f"validation {metric} against {what}, mean over seeds with a band",
+            "Line: mean over seeds at each evaluation; band: lowest to highest seed.",
+            lambda x=x, what=what: (
+                figures.learning_curves(
+                    band, x=x, title=f"{name}: validation {metric} against {what}", **common
+                )
+                if len(band)
+                else None
+            ),
+            "No validation curve was recorded for trials that finished ok.",
+        )
+    return task, plots
+
+
+def _rank_text(row: dict) -> str:
+    if f.missing(row["rank"]):
+        return BLANK
+    return ("=" if row["tied"] else "") + str(int(row["rank"]))
 
 
 def _leaderboard_row(row: dict) -> dict:
@@ -258,75 +373,223 @@ def _leaderboard_row(row: dict) -> dict:
     if n == 0:
         score = BLANK
     elif n == 1:
-        score = _fmt(row["mean"])
+        score = f.num(row["mean"])
     else:
-        score = f"{_fmt(row['mean'])} ± {_fmt(row['std'], 2)}"
-    if n >= 2:
-        interval = f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
-    else:
-        interval = "n/a"
+        score = f"{f.num(row['mean'])} ± {f.num(row['std'], 2)}"
+    interval = f"[{f.num(row['ci_low'])}, {f.num(row['ci_high'])}]" if n >= 2 else "n/a"
+    train = f.seconds(row["train_s"])
+    if n >= 2 and not f.missing(row["train_s_q1"]):
+        train += f" [{f.seconds(row['train_s_q1'])}–{f.seconds(row['train_s_q3'])}]"
     return {
-        "rank": BLANK if _missing(row["rank"]) else str(int(row["rank"])),
+        "rank": _rank_text(row),
+        "tied": bool(row["tied"]),
         "label": row["arch_label"],
-        "config": "" if _missing(row["arch_config"]) else str(row["arch_config"]),
+        "config": f.config_text(row["arch_config"]),
+        "reference": bool(row["reference"]),
         "score": score,
         "n": str(n),
+        "failed": int(row["n_failed"]),
         "interval": interval,
-        "train_s": _fmt(row["train_s"], 3),
-        "samples_per_s": _fmt_count(row["samples_per_s"])
-        if _big(row["samples_per_s"])
-        else _fmt(row["samples_per_s"], 3),
-        "params": _fmt_count(row["params"]),
-        "cost_usd": _fmt(row["cost_usd"], 3),
+        "train_s": train,
+        "cost_usd": f.usd(row["cost_usd"]),
     }
 
 
-def _summary(task_name: str, metric: Any, scored: pd.DataFrame) -> dict:
-    """The overview line of one task: who won, by how much, and whether that is within the noise."""
-    summary = {"task": task_name, "metric": metric if metric is not None else "score"}
+def _target_row(row: dict) -> dict:
+    n = int(row["n_trials"])
+    reached = int(row.get("n_reached", 0) or 0)
+    return {
+        "label": row["arch_label"],
+        "reference": bool(row["reference"]),
+        "ttt": f.seconds(row["ttt_median"]),
+        "success": f"{reached}/{n} ({f.percent(row['success_rate'])})" if n else BLANK,
+        "ctt": f.usd(row["ctt_median"]),
+    }
+
+
+def _resource_row(row: dict) -> dict:
+    return {
+        "label": row["arch_label"],
+        "reference": bool(row["reference"]),
+        "samples_per_s": f.rate(row["samples_per_s"]),
+        "step_ms": f.num(row["step_ms_median"], 3) + (" (noisy)" if row.get("noisy_share", 0) >= 0.5 else ""),
+        "params": f.count(row["params"]),
+        "flops": f.si(row["flops_per_step"], "FLOP"),
+        "memory": f.size(row["peak_mem_bytes"]),
+        "energy": f.si(row["energy_j"], "J"),
+        "mfu": f.percent(row["mfu"]),
+    }
+
+
+def _task_not_applicable(task_trials: pd.DataFrame) -> list[dict]:
+    skipped = task_trials[task_trials["status"] == "skipped"]
+    out = []
+    for label, group in skipped.groupby("arch_label", sort=True):
+        out.append({"label": label, "reason": f.first_line(_first(group["error"]))})
+    return out
+
+
+def _summary(task_name: str, anchor: str, metric: str, board: pd.DataFrame, target: float) -> dict:
+    """The summary of one task: who won, by how much, at what cost, and whether it is within the noise."""
+    summary = {
+        "task": task_name,
+        "anchor": anchor,
+        "metric": metric,
+        "winner": BLANK,
+        "winner_reference": False,
+        "score": BLANK,
+        "interval": BLANK,
+        "runner_up": BLANK,
+        "gap": BLANK,
+        "tied_with": [],
+        "train_s": BLANK,
+        "cost_usd": BLANK,
+        "ttt": None,
+        "best_neural": None,
+        "verdict": "none",
+    }
+    scored = board[board["n"] > 0] if len(board) else board
     if len(scored) == 0:
-        return summary | {
-            "winner": BLANK,
-            "score": BLANK,
-            "runner_up": BLANK,
-            "gap": BLANK,
-            "noise": "no trial finished ok",
-        }
+        return summary | {"noise": "no trial finished ok"}
     best = scored.iloc[0]
-    summary |= {"winner": best["arch_label"], "score": _fmt(best["mean"])}
-    if len(scored) < 2:
-        return summary | {"runner_up": BLANK, "gap": BLANK, "noise": "only one architecture scored"}
-    second = scored.iloc[1]
-    if min(best["n"], second["n"]) < MIN_SEEDS_TO_JUDGE:
-        noise = f"too few seeds to tell (needs {MIN_SEEDS_TO_JUDGE}+ each)"
-    elif best["ci_low"] <= second["ci_high"] and second["ci_low"] <= best["ci_high"]:
-        noise = "within the noise (95% intervals overlap)"
-    else:
-        noise = "clear (95% intervals apart)"
-    return summary | {
-        "runner_up": second["arch_label"],
-        "gap": _fmt(abs(best["mean"] - second["mean"]), 3),
-        "noise": noise,
+    summary |= {
+        "winner": best["arch_label"],
+        "winner_reference": bool(best["reference"]),
+        "score": f.num(best["mean"]),
+        "interval": f"[{f.num(best['ci_low'])}, {f.num(best['ci_high'])}]" if best["n"] >= 2 else "n/a",
+        "train_s": f.seconds(best["train_s"]),
+        "cost_usd": f.usd(best["cost_usd"]),
+        "n": int(best["n"]),
     }
+    if not math.isnan(target):
+        summary["ttt"] = {
+            "target": f.num(target),
+            "median": f.seconds(best["ttt_median"]),
+            "reached": int(best.get("n_reached", 0) or 0),
+            "n": int(best["n_trials"]),
+        }
+    if best["reference"]:
+        neural = scored[~scored["reference"].astype(bool)]
+        if len(neural):
+            summary["best_neural"] = {
+                "label": neural.iloc[0]["arch_label"],
+                "score": f.num(neural.iloc[0]["mean"]),
+            }
+    if len(scored) < 2:
+        return summary | {"noise": "only one architecture scored", "verdict": "alone"}
+    second = scored.iloc[1]
+    summary |= {"runner_up": second["arch_label"], "gap": f.num(abs(best["mean"] - second["mean"]), 3)}
+    summary["tied_with"] = [
+        row["arch_label"]
+        for row in scored.iloc[1:].to_dict("records")
+        if row["tied"] and row["rank"] == best["rank"]
+    ]
+    if min(best["n"], second["n"]) < stats.MIN_SEEDS_TO_JUDGE:
+        return summary | {
+            "noise": f"too few seeds to tell (needs {stats.MIN_SEEDS_TO_JUDGE}+ each)",
+            "verdict": "few-seeds",
+        }
+    if stats.intervals_overlap(best["ci_low"], best["ci_high"], second["ci_low"], second["ci_high"]):
+        return summary | {"noise": "within the noise (95% intervals overlap)", "verdict": "noise"}
+    return summary | {"noise": "clear (95% intervals apart)", "verdict": "clear"}
 
 
-def _task_figure(task_name: str, task_trials: pd.DataFrame, colors: dict[str, str]):
-    higher = _first(task_trials["higher_is_better"])
-    return figures.quality_vs_train_time(
-        task_trials,
-        metric=_first(task_trials["metric"]),
-        higher_is_better=True if higher is None else bool(higher),
-        colors=colors,
-        title=f"{task_name}: quality against training time",
-    )
+# ---------------------------------------------------------------------------------------------
+# across tasks
+
+
+def _across_tasks(tasks: list[dict], trials: pd.DataFrame, colors: dict[str, str]) -> tuple[dict, dict]:
+    """The architecture x task heatmap, the performance profile and the per-architecture table."""
+    plots: dict[str, Any] = {}
+    across: dict[str, Any] = {
+        "heatmap": None,
+        "profile": None,
+        "rows": [],
+        "profile_tasks": 0,
+        "target_tasks": 0,
+        "most_first": None,
+        "fastest": None,
+    }
+    if not tasks:
+        return across, plots
+    labels = sorted({str(label) for label in trials["arch_label"]})
+    names = [t["name"] for t in tasks]
+    means = pd.DataFrame(np.nan, index=labels, columns=names)
+    times = pd.DataFrame(np.nan, index=labels, columns=names)
+    cells = pd.DataFrame("", index=labels, columns=names, dtype=object)
+    first_places = dict.fromkeys(labels, 0)
+    tasks_run = dict.fromkeys(labels, 0)
+    with_target = []
+    for task in tasks:
+        name, board = task["name"], task["board"]
+        for label in {str(r["label"]) for r in task["not_applicable"]}:
+            cells.loc[label, name] = "n/a"
+        for row in board.to_dict("records"):
+            label = str(row["arch_label"])
+            tasks_run[label] += 1
+            means.loc[label, name] = row["mean"]
+            cells.loc[label, name] = f.num(row["mean"], 3) if row["n"] else "failed"
+            if row["rank"] == 1:
+                first_places[label] += 1
+        if task["target"] is not None and len(board):
+            with_target.append(name)
+            for row in board.to_dict("records"):
+                times.loc[str(row["arch_label"]), name] = row["ttt_median"]
+    normalized = stats.normalized_scores(means, {t["name"]: t["higher_is_better"] for t in tasks})
+    if np.isfinite(normalized.to_numpy(dtype=float)).any():
+        plots["fig-heatmap"] = figures.score_heatmap(normalized, cells)
+        across["heatmap"] = "fig-heatmap"
+    profile_times = times[with_target]
+    profile = stats.performance_profile(profile_times)
+    n_profile = stats.profile_ratios(profile_times).shape[1]
+    across["profile_tasks"] = n_profile
+    across["target_tasks"] = len(with_target)
+    if n_profile:
+        plots["fig-profile"] = figures.performance_profile(profile, colors=colors, n_tasks=n_profile)
+        across["profile"] = "fig-profile"
+    at = {tau: profile.get(tau) for tau in (1.0, 2.0)}
+    rows = []
+    for label in labels:
+        score = normalized.loc[label].to_numpy(dtype=float)
+        score = score[np.isfinite(score)]
+        rows.append(
+            {
+                "label": label,
+                "tasks_run": tasks_run[label],
+                "first_places": first_places[label],
+                "mean_normalized": f.num(score.mean(), 3) if len(score) else BLANK,
+                "_sort": -score.mean() if len(score) else math.inf,
+                "fastest": f.percent(at[1.0][label]) if n_profile else BLANK,
+                "within_2x": f.percent(at[2.0][label]) if n_profile else BLANK,
+            }
+        )
+    rows.sort(key=lambda r: (-r["first_places"], r["_sort"], r["label"]))
+    across["rows"] = rows
+    most = max((r["first_places"] for r in rows), default=0)
+    across["most_first"] = {"labels": [r["label"] for r in rows if r["first_places"] == most], "count": most}
+    if n_profile:
+        fastest = profile[1.0]
+        best = fastest.max()
+        across["fastest"] = {
+            "labels": sorted(str(label) for label in fastest.index[fastest == best]),
+            "count": round(best * n_profile),
+        }
+    return across, plots
+
+
+# ---------------------------------------------------------------------------------------------
+# failures, n/a pairs, runs
 
 
 def _overview(trials: pd.DataFrame) -> dict:
-    ok = int((trials["status"] == "ok").sum()) if len(trials) else 0
+    statuses = trials["status"] if len(trials) else pd.Series(dtype=object)
+    ok = int((statuses == "ok").sum())
+    skipped = int((statuses == "skipped").sum())
     return {
         "n_trials": len(trials),
         "n_ok": ok,
-        "n_failed": len(trials) - ok,
+        "n_skipped": skipped,
+        "n_failed": len(trials) - ok - skipped,
         "n_tasks": trials["task"].nunique() if len(trials) else 0,
         "n_architectures": trials["arch_label"].nunique() if len(trials) else 0,
     }
@@ -335,66 +598,75 @@ def _overview(trials: pd.DataFrame) -> dict:
 def _failures(trials: pd.DataFrame) -> list[dict]:
     if len(trials) == 0:
         return []
-    failed = trials[trials["status"] != "ok"]
+    failed = trials[~trials["status"].isin(_NOT_FAILED)]
     return [
         {
             "status": str(row["status"]),
             "label": row["arch_label"],
             "task": str(row["task"]),
-            "seed": _fmt_seed(row["seed"]),
-            "error": _first_line(row["error"]),
+            "seed": f.seed(row["seed"]),
+            "error": f.first_line(row["error"]),
         }
         for row in failed.to_dict("records")
     ]
 
 
-def _first_line(error: Any, limit: int = 240) -> str:
-    if _missing(error):
-        return BLANK
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    if not lines:
-        return BLANK
-    return lines[0] if len(lines[0]) <= limit else lines[0][: limit - 1] + "…"
-
-
-def _runs(runs: pd.DataFrame | None) -> list[dict]:
-    if runs is None or len(runs) == 0:
+def _not_applicable(trials: pd.DataFrame) -> list[dict]:
+    """Pairs skipped as n/a, one row per (architecture, task), with the reason."""
+    if len(trials) == 0:
         return []
-    fields = [
-        ("run id", "run_id"),
-        ("suite", "suite_name"),
-        ("started", "started_at"),
-        ("finished", "finished_at"),
-        ("device name", "device_name"),
-        ("nnbench", "nnbench_version"),
-        ("torch", "torch_version"),
-        ("git sha", "git_sha"),
-    ]
+    skipped = trials[trials["status"] == "skipped"]
     out = []
-    for row in runs.to_dict("records"):
-        environment, environment_text = _environment_items(row.get("environment"))
+    for (label, task), group in skipped.groupby(["arch_label", "task"], sort=True):
         out.append(
             {
-                "name": BLANK if _missing(row.get("suite_name")) else str(row["suite_name"]),
-                "fields": [
-                    (label, _when(row.get(key)) if key in _TIMES else _text(row.get(key)))
-                    for label, key in fields
-                ],
-                "environment": [(k, v) for k, v in environment if k not in _SHOWN_RUN_FIELDS],
-                "environment_text": environment_text,
-                "suite_text": None if _missing(row.get("suite_text")) else str(row["suite_text"]),
+                "label": label,
+                "task": task,
+                "seeds": len(group),
+                "reason": f.first_line(_first(group["error"])),
             }
         )
     return out
 
 
+_RUN_FIELDS = [
+    ("run id", "run_id"),
+    ("suite", "suite_name"),
+    ("started", "started_at"),
+    ("finished", "finished_at"),
+    ("device name", "device_name"),
+    ("nnbench", "nnbench_version"),
+    ("torch", "torch_version"),
+    ("git sha", "git_sha"),
+]
 _TIMES = ("started_at", "finished_at")
 _SHOWN_RUN_FIELDS = ("nnbench_version", "torch_version", "device_name", "git_sha")
 
 
+def _runs(runs: pd.DataFrame | None) -> list[dict]:
+    if runs is None or len(runs) == 0:
+        return []
+    out = []
+    for row in runs.to_dict("records"):
+        environment, environment_text = _environment_items(row.get("environment"))
+        out.append(
+            {
+                "name": f.text(row.get("suite_name")),
+                "fields": [
+                    (label, f.when(row.get(key)) if key in _TIMES else f.text(row.get(key)))
+                    for label, key in _RUN_FIELDS
+                ],
+                "environment": [(k, v) for k, v in environment if k not in _SHOWN_RUN_FIELDS],
+                "environment_text": environment_text,
+                "suite_text": None if f.missing(row.get("suite_text")) else str(row["suite_text"]),
+            }
+        )
+    return out
+
+
 def _environment_items(raw: Any) -> tuple[list[tuple[str, str]], str | None]:
     """The environment JSON as (key, value) pairs; unparseable text comes back as-is instead."""
-    if _missing(raw):
+    if f.missing(raw):
         return [], None
     if isinstance(raw, dict):
         data = raw
@@ -408,10 +680,37 @@ def _environment_items(raw: Any) -> tuple[list[tuple[str, str]], str | None]:
     return [(str(k), v if isinstance(v, str) else json.dumps(v, default=str)) for k, v in data.items()], None
 
 
-def _figures_json(plots: dict[str, Any]) -> Markup:
-    """All figures as one JSON object ``{div id: figure}``, safe to place inside a <script> element."""
-    body = ",".join(f"{json.dumps(div_id)}:{fig.to_json()}" for div_id, fig in plots.items())
-    return Markup(("{" + body + "}").translate(_SCRIPT_SAFE))
+# ---------------------------------------------------------------------------------------------
+# page machinery shared by the report, the comparison and the site index
+
+
+def figures_json(plots: dict[str, Any]) -> Markup:
+    """All figures as one JSON object ``{div id: figure}``, safe to place inside a <script> element.
+
+    A figure is a dict (see :mod:`nnbench.report.figures`) or anything with ``to_plotly_json``
+    (a ``plotly.graph_objects.Figure``). NaN and infinities become null, as JSON requires.
+    """
+    body = {
+        div_id: figures.clean(fig.to_plotly_json() if hasattr(fig, "to_plotly_json") else fig)
+        for div_id, fig in plots.items()
+    }
+    return script_json(body)
+
+
+def script_json(value: Any) -> Markup:
+    """``value`` as strict JSON whose text cannot end a <script> element or open markup."""
+    return Markup(json.dumps(value, allow_nan=False, separators=(",", ":")).translate(_SCRIPT_SAFE))
+
+
+_figures_json = figures_json  # the v0 name
+
+
+@lru_cache(maxsize=1)
+def plotly_bundle() -> Markup:
+    """plotly.js, to embed once in a page; a ``</script`` inside it could not end its element."""
+    from plotly.offline import get_plotlyjs
+
+    return Markup(get_plotlyjs().replace("</script", "<\\/script"))
 
 
 @lru_cache(maxsize=1)
@@ -425,51 +724,6 @@ def _environment() -> jinja2.Environment:
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# formatting: a missing value is BLANK, never 0
-
-
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _text(value: Any) -> str:
-    return BLANK if _missing(value) else str(value)
-
-
-def _when(value: Any) -> str:
-    """A time stored as epoch seconds, in UTC; any other form as it is."""
-    if _missing(value):
-        return BLANK
-    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return str(value)
-
-
-def _big(value: Any) -> bool:
-    return not _missing(value) and abs(float(value)) >= 100
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if _missing(value):
-        return BLANK
-    return f"{float(value):.{digits}g}"
-
-
-def _fmt_seed(value: Any) -> str:
-    if _missing(value):
-        return BLANK
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _fmt_count(value: Any) -> str:
-    if _missing(value):
-        return BLANK
-    return f"{round(float(value)):,}"
+def template(name: str) -> jinja2.Template:
+    """A page template of ``nnbench/report/templates`` (autoescaped, strict about undefined names)."""
+    return _environment().get_template(name)

@@ -1,0 +1,304 @@
+"""Synthetic results stores for testing and benchmarking reports: realistic rows, no training.
+
+``write_store(path, tasks=3, architectures=4, seeds=3)`` writes a store through
+:class:`nnbench.store.Store` exactly as the runner does: one run, one record per trial with every
+measured field of MEASUREMENT.md, and learning curves (validation primary metric and loss, then the
+test point). Scores, times and costs are drawn from a seeded generator, so the same arguments give
+the same store. Some trials fail (error, timeout, diverged), some pairs are n/a (skipped), the
+first architecture can be a non-neural reference, and ``hostile=True`` puts markup and
+``</script>`` into names, configs, errors and the suite, for escaping tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+HOSTILE_TASK = "<b>parity</b></script><script>alert('task')</script>"
+HOSTILE_ARCH = "<img src=x onerror=alert(1)>"
+HOSTILE_CONFIG_NOTE = "</script><script>alert('config')</script>"
+HOSTILE_ERROR = "RuntimeError: boom </script><script>alert('error')</script>"
+HOSTILE_SUITE = "<i>smoke</i></title><script>alert('suite')</script>"
+
+PRICE_PER_HOUR = 3.5
+DEVICE_NAMES = {"cuda": "NVIDIA H100 80GB HBM3", "cpu": "AMD EPYC"}
+
+
+def _task_specs(tasks: int, hostile: bool) -> list[dict]:
+    specs = []
+    for i in range(tasks):
+        higher = i % 3 != 2  # every third task is an error metric (lower is better)
+        name = f"synthetic-{i:02d}"
+        if hostile and i == 1:
+            name = HOSTILE_TASK
+        specs.append(
+            {
+                "name": name,
+                "metric": "accuracy" if higher else "mse",
+                "higher_is_better": higher,
+                # every fourth task has no target
+                "target": None if i % 4 == 3 else (0.85 if higher else 0.2),
+                "config": {"n_train": 1000 + 100 * i},
+            }
+        )
+    return specs
+
+
+def _arch_specs(architectures: int, hostile: bool, reference: bool) -> list[dict]:
+    specs = []
+    for k in range(architectures):
+        name, config = f"arch{k % 7}", {"width": 32 * (1 + k // 7)}
+        if reference and k == 0:
+            name, config = "gbdt", {"trees": 100}
+        if hostile and k == architectures - 1:
+            name, config = HOSTILE_ARCH, {"note": HOSTILE_CONFIG_NOTE}
+        label = " ".join([name, *(f"{key}={value}" for key, value in sorted(config.items()))])
+        specs.append({"name": name, "config": config, "label": label, "reference": reference and k == 0})
+    return specs
+
+
+def trials(
+    *,
+    tasks: int = 3,
+    architectures: int = 4,
+    seeds: int = 3,
+    points: int = 5,
+    hostile: bool = False,
+    reference: bool = True,
+    failures: bool = True,
+    run_id: str = "synthetic-run",
+    rng_seed: int = 0,
+    device: str = "cuda",
+    slowdown: float = 1.0,
+) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Yield ``(record, curve)`` per trial, as the runner hands them to ``Store.write_trial``.
+
+    The trial id hashes the architecture, task, their configs, the seed and ``device``, as the
+    runner's does; ``slowdown`` multiplies every time (for comparisons of a slower run).
+    """
+    rng = np.random.default_rng(rng_seed)
+    task_specs = _task_specs(tasks, hostile)
+    arch_specs = _arch_specs(architectures, hostile, reference)
+    for j, task in enumerate(task_specs):
+        for k, arch in enumerate(arch_specs):
+            skipped = k > 0 and (j + k) % 7 == 6  # an incompatible pair: n/a
+            quality = rng.uniform(0.6, 0.98)
+            speed = math.exp(rng.normal(0.0, 0.8))
+            for seed in range(seeds):
+                yield _trial(
+                    rng,
+                    run_id,
+                    task,
+                    arch,
+                    seed,
+                    quality,
+                    speed * slowdown,
+                    points,
+                    skipped,
+                    failures,
+                    hostile,
+                    device,
+                )
+
+
+def _trial(rng, run_id, task, arch, seed, quality, speed, points, skipped, failures, hostile, device):
+    identity = json.dumps(
+        [arch["name"], arch["config"], task["name"], task["config"], seed, device], sort_keys=True
+    )
+    trial_id = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    record: dict[str, Any] = {
+        "trial_id": trial_id,
+        "run_id": run_id,
+        "architecture": arch["name"],
+        "arch_config": arch["config"],
+        "arch_label": arch["label"],
+        "task": task["name"],
+        "task_config": task["config"],
+        "task_version": 1,
+        "seed": seed,
+        "device": device,
+        "device_name": DEVICE_NAMES.get(device, device),
+        "finished_at": 1735689600.0 + seed,
+        "batch_size": 128,
+        "optimizer": "adamw",
+        "lr": 1e-3,
+        "budget_steps": 600,
+        "budget_s": 30.0,
+        "precision": "bf16-amp",
+        "compile": False,
+        "metric": task["metric"],
+        "higher_is_better": task["higher_is_better"],
+        "target": task["target"],
+        "reference": arch["reference"],
+        "status": "ok",
+        "error": None,
+    }
+    if skipped:
+        return record | {
+            "status": "skipped",
+            "error": f"n/a: {arch['name']} does not take {task['name']} inputs",
+        }, []
+    draw = rng.random()
+    if failures and draw < 0.04:
+        status = ("error", "timeout", "diverged", "oom")[int(rng.integers(0, 4))]
+        error = HOSTILE_ERROR if hostile else f"{status}: synthetic failure"
+        return record | {"status": status, "error": f"{error}\nTraceback (most recent call last):\n  ..."}, []
+    score = float(np.clip(quality + rng.normal(0, 0.01), 0, 1))
+    if not task["higher_is_better"]:
+        score = 1.0 - score
+    train_s = float(5.0 * speed * math.exp(rng.normal(0, 0.05)))
+    steps = 600
+    step_ms = 1000 * train_s / steps
+    target = task["target"]
+    good = (lambda v: v >= target) if task["higher_is_better"] else (lambda v: v <= target)
+    curve, reached_at = [], None
+    for i in range(1, points + 1):
+        frac = i / points
+        start = 0.1 if task["higher_is_better"] else 1.0
+        value = float(
+            start + (score - start) * (1 - math.exp(-4 * frac)) / (1 - math.exp(-4)) + rng.normal(0, 0.005)
+        )
+        at = train_s * frac
+        curve.append(
+            {
+                "step": steps * i // points,
+                "train_s": at,
+                "split": "val",
+                "metric": task["metric"],
+                "value": value,
+            }
+        )
+        curve.append(
+            {
+                "step": steps * i // points,
+                "train_s": at,
+                "split": "val",
+                "metric": "loss",
+                "value": 2.0 * (1 - frac) + 0.1,
+            }
+        )
+        if target is not None and reached_at is None and good(value):
+            reached_at = (at, steps * i // points)
+    curve.append(
+        {"step": steps, "train_s": train_s, "split": "test", "metric": task["metric"], "value": score}
+    )
+    cost = train_s / 3600 * PRICE_PER_HOUR
+    params = int(10_000 * (1 + arch["config"].get("width", 64) / 8))
+    flops = 6.0 * params * 128
+    mfu_known = arch["name"] not in ("arch3",)  # some rows without a known peak: shown as a dash
+    record |= {
+        "val_score": score,
+        "val_final": score,
+        "test_score": score,
+        "test_metrics": {task["metric"]: score, "loss": 0.3},
+        "selected_step": steps,
+        "reached_target": None if target is None else reached_at is not None,
+        "time_to_target_s": reached_at[0] if reached_at else None,
+        "steps_to_target": reached_at[1] if reached_at else None,
+        "samples_to_target": reached_at[1] * 128 if reached_at else None,
+        "steps": steps,
+        "samples": steps * 128,
+        "final_loss": 0.1,
+        "setup_s": 0.5,
+        "warmup_s": 0.05,
+        "train_s": train_s,
+        "eval_s": 0.1 * train_s,
+        "wall_s": 1.3 * train_s + 0.6,
+        "timing_method": "cuda_events",
+        "step_ms_median": step_ms,
+        "step_ms_p10": 0.95 * step_ms,
+        "step_ms_p90": 1.08 * step_ms,
+        "step_ms_iqr": 0.04 * step_ms,
+        "timing_noisy": False,
+        "samples_per_s": steps * 128 / train_s,
+        "params": params,
+        "flops_per_step": flops,
+        "flops_method": "FlopCounterMode",
+        "total_train_flops": flops * steps,
+        "achieved_tflops": flops * steps / train_s / 1e12,
+        "mfu": flops * steps / train_s / 989e12 if mfu_known else None,
+        "peak_mem_bytes": 2**20 * (200 + params / 1000),
+        "peak_mem_kind": "cuda_max_allocated",
+        "energy_j": 350.0 * train_s,
+        "energy_method": "nvml",
+        "device_seconds": train_s,
+        "cost_usd": cost,
+        "price_per_hour_usd": PRICE_PER_HOUR,
+        "cost_to_target_usd": reached_at[0] / 3600 * PRICE_PER_HOUR if reached_at else None,
+    }
+    return record, curve
+
+
+def suite_text(tasks: int, architectures: int, seeds: int, hostile: bool) -> str:
+    """A suite file that could have produced the store (task order included)."""
+    names = [json.dumps(spec["name"]) for spec in _task_specs(tasks, hostile)]
+    lines = [
+        f"name: {json.dumps(HOSTILE_SUITE if hostile else 'synthetic')}",
+        "# written by nnbench.report.synthetic" + (f" {HOSTILE_SUITE}" if hostile else ""),
+        f"seeds: {list(range(seeds))}",
+        "budget: {steps: 600, time: 30s}",
+        f"tasks: [{', '.join(names)}]",
+        f"# {architectures} architectures",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_store(
+    path: str | pathlib.Path,
+    *,
+    tasks: int = 3,
+    architectures: int = 4,
+    seeds: int = 3,
+    points: int = 5,
+    hostile: bool = False,
+    reference: bool = True,
+    failures: bool = True,
+    run_id: str = "synthetic-run",
+    rng_seed: int = 0,
+    device: str = "cuda",
+    slowdown: float = 1.0,
+) -> pathlib.Path:
+    """Write a synthetic store at ``path`` (one run) through the store's own API; return the path.
+
+    Writing into an existing store adds a run (give it another ``run_id``).
+    """
+    from nnbench.store import Store
+
+    path = pathlib.Path(path)
+    with Store(path) as store:
+        store.start_run(
+            run_id,
+            HOSTILE_SUITE if hostile else "synthetic",
+            None,
+            suite_text(tasks, architectures, seeds, hostile),
+            "0123456789abcdef0123456789abcdef01234567",
+            {
+                "python": "3.12.1",
+                "nnbench_version": "0.1.0",
+                "torch_version": "2.13.0",
+                "device": device,
+                "device_name": DEVICE_NAMES.get(device, device),
+            },
+        )
+        for record, curve in trials(
+            tasks=tasks,
+            architectures=architectures,
+            seeds=seeds,
+            points=points,
+            hostile=hostile,
+            reference=reference,
+            failures=failures,
+            run_id=run_id,
+            rng_seed=rng_seed,
+            device=device,
+            slowdown=slowdown,
+        ):
+            store.write_trial(record, curve)
+        store.finish_run(run_id)
+    return path
