@@ -14,6 +14,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 EVAL_CHUNK = 1024  # samples per forward pass when evaluating: bounded activation memory
 MMD_BANDWIDTHS = (0.1, 0.2, 0.5, 1.0, 2.0)  # RBF bandwidths (data units) averaged by mmd()
+IGNORE_INDEX = -100  # a target position that is not scored (PyTorch's cross-entropy default)
+PRDC_NEIGHBOURS = 5  # k of the k-nearest-neighbour balls of precision/recall/density/coverage
 
 
 def predict(model: torch.nn.Module, x: torch.Tensor, chunk_size: int = EVAL_CHUNK) -> torch.Tensor:
@@ -24,15 +26,25 @@ def predict(model: torch.nn.Module, x: torch.Tensor, chunk_size: int = EVAL_CHUN
 
 
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """Cross-entropy over every position: logits ``(..., C)`` against integer targets ``(...)``."""
+    """Cross-entropy over every position: logits ``(..., C)`` against integer targets ``(...)``.
+
+    Positions whose target is :data:`IGNORE_INDEX` are skipped (and left out of the mean).
+    """
     import torch.nn.functional as F
 
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction=reduction)
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]),
+        targets.reshape(-1),
+        reduction=reduction,
+        ignore_index=IGNORE_INDEX,
+    )
 
 
 def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """Fraction of positions whose arg-max class equals the target (over every element of ``targets``)."""
-    return (logits.argmax(dim=-1) == targets).float().mean().item()
+    """Fraction of positions whose arg-max class equals the target, over every element of ``targets``
+    except those equal to :data:`IGNORE_INDEX`."""
+    scored = targets != IGNORE_INDEX
+    return (logits.argmax(dim=-1) == targets)[scored].float().mean().item()
 
 
 def _mean_rbf_kernel(a: torch.Tensor, b: torch.Tensor, bandwidths: Sequence[float], chunk_size: int) -> float:
@@ -98,3 +110,121 @@ def sliced_wasserstein(
         proj_s = proj_s[(levels * len(proj_s)).long()]
         proj_r = proj_r[(levels * len(proj_r)).long()]
     return ((proj_s - proj_r) ** 2).mean().sqrt().item()
+
+
+def _exact_cdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Euclidean distances between rows, without the matmul shortcut (off by ~1e-3 near zero)."""
+    import torch
+
+    return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
+
+
+def energy_distance(samples: torch.Tensor, real: torch.Tensor, chunk_size: int = EVAL_CHUNK) -> float:
+    """Energy distance ``2 E|X - Y| - E|X - X'| - E|Y - Y'|`` between ``samples`` and ``real``, in data units.
+
+    The biased (V-statistic) estimator over all pairs, never negative and 0 for equal sets
+    (Szekely & Rizzo, 2013, "Energy statistics: A class of statistics based on distances").
+    """
+    samples = samples.reshape(len(samples), -1).float()
+    real = real.reshape(len(real), -1).float().to(samples.device)
+
+    def mean_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+        total = 0.0
+        for start in range(0, len(a), chunk_size):
+            chunk = a[start : start + chunk_size]
+            total += _exact_cdist(chunk, b).sum().item()
+        return total / (len(a) * len(b))
+
+    value = 2 * mean_distance(samples, real) - mean_distance(samples, samples) - mean_distance(real, real)
+    return max(value, 0.0)  # clip float rounding below zero
+
+
+def _kth_neighbour_distance(points: torch.Tensor, k: int, chunk_size: int = EVAL_CHUNK) -> torch.Tensor:
+    """Distance from each row of ``points`` to its k-th nearest other row, ``(n,)``."""
+    import torch
+
+    return torch.cat(
+        [
+            # k + 1: the 0 on the diagonal is the point itself
+            _exact_cdist(points[start : start + chunk_size], points).kthvalue(k + 1, dim=1).values
+            for start in range(0, len(points), chunk_size)
+        ]
+    )
+
+
+def precision_recall_density_coverage(
+    samples: torch.Tensor, real: torch.Tensor, k: int = PRDC_NEIGHBOURS, chunk_size: int = EVAL_CHUNK
+) -> dict[str, float]:
+    """Precision, recall, density and coverage of ``samples`` against ``real`` (rows are feature vectors).
+
+    Each point owns the ball reaching its k-th nearest neighbour in its own set (Kynkaanniemi et al.,
+    2019, "Improved Precision and Recall Metric for Assessing Generative Models"; Naeem et al., 2020,
+    "Reliable Fidelity and Diversity Metrics for Generative Models"):
+
+    - ``precision``: fraction of samples inside at least one real ball (fidelity);
+    - ``recall``: fraction of real points inside at least one sample ball (diversity);
+    - ``density``: mean number of real balls holding a sample, divided by k (about 1 for a perfect model,
+      above 1 when samples crowd dense regions; outlier-robust fidelity);
+    - ``coverage``: fraction of real balls holding at least one sample (outlier-robust diversity).
+    """
+    import torch
+
+    samples = samples.reshape(len(samples), -1).float()
+    real = real.reshape(len(real), -1).float().to(samples.device)
+    real_radius = _kth_neighbour_distance(real, k, chunk_size)  # (m,)
+    sample_radius = _kth_neighbour_distance(samples, k, chunk_size)  # (n,)
+    in_some_real_ball = 0.0
+    real_balls_hit = 0.0
+    real_in_some_sample_ball = torch.zeros(len(real), dtype=torch.bool, device=samples.device)
+    nearest_sample = torch.full((len(real),), float("inf"), device=samples.device)
+    for start in range(0, len(samples), chunk_size):
+        distance = _exact_cdist(samples[start : start + chunk_size], real)  # (chunk, m)
+        in_real_ball = distance <= real_radius[None, :]
+        in_some_real_ball += in_real_ball.any(dim=1).sum().item()
+        real_balls_hit += in_real_ball.sum().item()
+        real_in_some_sample_ball |= (distance <= sample_radius[start : start + chunk_size, None]).any(dim=0)
+        nearest_sample = torch.minimum(nearest_sample, distance.min(dim=0).values)
+    return {
+        "precision": in_some_real_ball / len(samples),
+        "recall": real_in_some_sample_ball.sum().item() / len(real),
+        "density": real_balls_hit / (k * len(samples)),
+        "coverage": (nearest_sample <= real_radius).sum().item() / len(real),
+    }
+
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Frechet distance between Gaussians fitted to the rows of ``a`` and ``b`` (feature vectors).
+
+    ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))``, computed in float64 through the symmetric
+    matrix ``S_a^(1/2) S_b S_a^(1/2)``, which has the eigenvalues of ``S_a S_b`` (Heusel et al., 2017,
+    "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium", the FID).
+    """
+    import torch
+
+    a = a.reshape(len(a), -1).double()
+    b = b.reshape(len(b), -1).double().to(a.device)
+    mean_a, mean_b = a.mean(dim=0), b.mean(dim=0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)  # (D, D), unbiased
+    eigenvalues, eigenvectors = torch.linalg.eigh(cov_a)
+    sqrt_a = eigenvectors @ torch.diag(eigenvalues.clamp_min(0).sqrt()) @ eigenvectors.T
+    cross = torch.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a).clamp_min(0).sqrt().sum()
+    value = (mean_a - mean_b).pow(2).sum() + cov_a.trace() + cov_b.trace() - 2 * cross
+    return max(value.item(), 0.0)  # clip float rounding below zero
+
+
+def kernel_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Unbiased squared MMD with the cubic polynomial kernel ``(x.y / D + 1)^3`` between feature rows.
+
+    The KID of Binkowski et al., 2018 ("Demystifying MMD GANs"), here over all pairs at once (no subsets);
+    unbiased, so it may dip slightly below 0 when the two sets come from one distribution.
+    """
+    a = a.reshape(len(a), -1).double()
+    b = b.reshape(len(b), -1).double().to(a.device)
+    dim = a.shape[1]
+    k_aa = (a @ a.T / dim + 1) ** 3
+    k_bb = (b @ b.T / dim + 1) ** 3
+    k_ab = (a @ b.T / dim + 1) ** 3
+    n, m = len(a), len(b)
+    within_a = (k_aa.sum() - k_aa.diagonal().sum()) / (n * (n - 1))
+    within_b = (k_bb.sum() - k_bb.diagonal().sum()) / (m * (m - 1))
+    return (within_a + within_b - 2 * k_ab.mean()).item()

@@ -14,18 +14,24 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
 
 
+LENGTH_FACTOR = 4  # test_4x strings are this many times longer than the training strings
+
+
 class RunningParity(Task):
-    """Per position t of a random bit string, predict the XOR of bits 0..t."""
+    """Per position t of a random bit string, predict the XOR of bits 0..t; also scored at 4x the length."""
 
     name = "running-parity"
-    version = 1
+    version = 2  # 2: the extra split test_4x (train/val/test data unchanged from version 1)
     tier = "smoke"
     description = (
         "Random bit strings labelled at every position with the parity (XOR) of all bits so far: it tests "
-        "state tracking, one bit of state that each new input may flip. A recurrent network (LSTM/GRU) "
-        "should win, since its state update is exactly the computation needed at any length, while MLPs, "
-        "CNNs with a finite receptive field and Transformers stall short of perfect at later positions."
+        "state tracking, one bit of state that each new input may flip, and length generalisation (the "
+        "selected checkpoint is also scored on strings 4x longer, test_4x). A recurrent network (LSTM/GRU) "
+        "should win, also at 4x, since its state update is exactly the computation needed at any length, "
+        "while MLPs, CNNs with a finite receptive field and Transformers stall short of perfect at later "
+        "positions; a model with a fixed input length gets no test_4x score at all."
     )
+    extra_splits = ("test_4x",)
 
     class Config(BaseConfig):
         """Sequence length and split sizes."""
@@ -33,7 +39,7 @@ class RunningParity(Task):
         seq_len: int = Field(32, ge=1)  # bits per string, and positions labelled per string
         n_train: int = Field(4000, ge=1)  # training strings
         n_val: int = Field(500, ge=1)  # validation strings
-        n_test: int = Field(500, ge=1)  # test strings
+        n_test: int = Field(500, ge=1)  # test strings, and test_4x strings (of 4 x seq_len bits)
 
     def spec(self) -> TaskSpec:
         """Tokens ``(T,)`` over a vocabulary of 2 to per-position logits ``(T, 2)``, causal."""
@@ -54,14 +60,24 @@ class RunningParity(Task):
         return Metric("accuracy", higher_is_better=True, target=0.99)
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
-        """Bits as long ``(N, T)``; labels long ``(N, T)``, the running XOR of the bits."""
+        """Bits as long ``(N, T)``; labels long ``(N, T)``, the running XOR of the bits.
+
+        ``test_4x`` holds ``n_test`` strings of ``4 * seq_len`` bits, drawn last, so the other splits are
+        exactly those of version 1.
+        """
         import torch
 
         generator = torch.Generator().manual_seed(seed)
-        sizes = {"train": self.config.n_train, "val": self.config.n_val, "test": self.config.n_test}
+        seq_len = self.config.seq_len
+        sizes = {
+            "train": (self.config.n_train, seq_len),
+            "val": (self.config.n_val, seq_len),
+            "test": (self.config.n_test, seq_len),
+            "test_4x": (self.config.n_test, LENGTH_FACTOR * seq_len),
+        }
         data = {}
-        for split, n in sizes.items():  # drawn in this fixed order from one generator
-            bits = torch.randint(0, 2, (n, self.config.seq_len), generator=generator)  # (N, T)
+        for split, shape in sizes.items():  # drawn in this fixed order from one generator
+            bits = torch.randint(0, 2, shape, generator=generator)  # (N, T)
             data[split] = (bits, bits.cumsum(dim=1) % 2)
         return data
 
@@ -71,9 +87,25 @@ class RunningParity(Task):
 
     def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
         """``accuracy`` (primary: mean over positions), ``last_position_accuracy`` (the whole string's
-        parity, the hardest position), ``sequence_accuracy`` (every position right) and ``loss``."""
+        parity, the hardest position), ``sequence_accuracy`` (every position right) and ``loss``.
+
+        On ``test_4x`` a model that cannot take the longer strings (a shape error, or outputs of the wrong
+        shape, e.g. an MLP built for ``seq_len`` inputs) gets an empty dict: no score, and no failed trial.
+        """
+        import torch
+
         x, y = self.data[split]
-        logits = metrics.predict(model, x)  # (N, T, 2)
+        if split in self.extra_splits:
+            try:
+                logits = metrics.predict(model, x)
+            except (RuntimeError, IndexError, ValueError) as exc:
+                if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
+                    raise  # running out of memory is the trial's failure, not a fixed input length
+                return {}  # the architecture has a fixed input length
+            if tuple(logits.shape) != (*y.shape, 2):
+                return {}
+        else:
+            logits = metrics.predict(model, x)  # (N, T, 2)
         correct = logits.argmax(dim=-1) == y  # (N, T)
         return {
             "accuracy": correct.float().mean().item(),

@@ -12,11 +12,15 @@ from nnbench.types import Config as BaseConfig
 from nnbench.types import Metric, Task, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    import numpy as np
     import torch
 
 RADIUS = 2.0  # 8gaussians: the modes sit on a circle of this radius
 MODE_STD = 0.1  # 8gaussians: standard deviation of each mode, per coordinate
 NUM_MODES = 8
+SWISSROLL_NOISE = 0.1  # swissroll: Gaussian noise per coordinate, after scaling the roll by 1/5
+MOONS_NOISE = 0.1  # moons: Gaussian noise per coordinate, after centring and scaling by 1.5
+SPIRALS_NOISE = 0.1  # spirals: Gaussian noise per coordinate, after scaling by 1/3
 
 
 def mode_centers() -> list[tuple[float, float]]:
@@ -27,23 +31,57 @@ def mode_centers() -> list[tuple[float, float]]:
     ]
 
 
+def draw_points(variant: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` points ``(n, 2)`` of ``variant`` drawn from ``rng``; every variant lies within about [-3, 3]^2.
+
+    The shapes follow the toy densities of FFJORD (Grathwohl et al., 2019) and scikit-learn's moons.
+    """
+    import numpy as np
+
+    if variant == "8gaussians":  # eight modes of std MODE_STD on a circle of radius RADIUS
+        modes = rng.integers(0, NUM_MODES, size=n)
+        return np.array(mode_centers())[modes] + rng.normal(0.0, MODE_STD, size=(n, 2))
+    if variant == "checkerboard":  # uniform on the 8 dark unit squares of a 4x4 board over [-2, 2]^2
+        x1 = rng.uniform(-2.0, 2.0, size=n)
+        x2 = rng.uniform(0.0, 1.0, size=n) - 2.0 * rng.integers(0, 2, size=n) + np.floor(x1) % 2
+        return np.stack([x1, x2], axis=1)
+    if variant == "swissroll":  # the spiral t (cos t, sin t) for t in [1.5 pi, 4.5 pi], scaled by 1/5
+        t = 1.5 * math.pi * (1.0 + 2.0 * rng.uniform(size=n))
+        roll = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / 5.0
+        return roll + rng.normal(0.0, SWISSROLL_NOISE, size=(n, 2))
+    if variant == "moons":  # two interleaved half circles, centred and scaled by 1.5
+        angle = rng.uniform(0.0, math.pi, size=n)
+        upper = rng.integers(0, 2, size=n).astype(bool)
+        x = np.where(upper, np.cos(angle), 1.0 - np.cos(angle))
+        y = np.where(upper, np.sin(angle), 0.5 - np.sin(angle))
+        moons = (np.stack([x, y], axis=1) - np.array([0.5, 0.25])) * 1.5
+        return moons + rng.normal(0.0, MOONS_NOISE, size=(n, 2))
+    if variant == "spirals":  # two arms of an Archimedean spiral, one the other's reflection through 0
+        turn = np.sqrt(rng.uniform(size=n)) * 3.0 * math.pi
+        arm = np.stack([-np.cos(turn) * turn, np.sin(turn) * turn], axis=1) + 0.5 * rng.uniform(size=(n, 2))
+        sign = np.where(rng.integers(0, 2, size=n).astype(bool), 1.0, -1.0)[:, None]
+        return sign * arm / 3.0 + rng.normal(0.0, SPIRALS_NOISE, size=(n, 2))
+    raise ValueError(f"unknown toy2d variant {variant!r}")
+
+
 class Toy2D(Task):
-    """Learn to sample a 2-D distribution; scored by MMD and sliced Wasserstein against held-out points."""
+    """Learn to sample a 2-D distribution; scored by MMD, energy distance, sliced Wasserstein and PRDC."""
 
     name = "toy2d"
     version = 1
     tier = "smoke"
     description = (
-        "Two-dimensional point clouds (the 8gaussians variant: eight tight modes on a circle of radius 2) "
-        "that a generative model must learn to sample: it tests mode coverage and sample sharpness. "
-        "Diffusion models should win, as their likelihood-style training covers every mode, while GANs "
-        "tend to collapse onto a few modes and leave others empty."
+        "Two-dimensional point clouds that a generative model must learn to sample (variants: 8gaussians, "
+        "eight tight modes on a circle of radius 2, the default; checkerboard; swissroll; moons; spirals): "
+        "it tests mode coverage and sample sharpness on shapes small enough to see. Diffusion models should "
+        "win, as their likelihood-style training covers every mode and thin structure, while GANs tend to "
+        "collapse onto a few modes (low recall and coverage) or blur between them (low precision)."
     )
 
     class Config(BaseConfig):
         """Which distribution and how many points per split."""
 
-        variant: Literal["8gaussians"] = "8gaussians"  # the distribution (more variants will join)
+        variant: Literal["8gaussians", "checkerboard", "swissroll", "moons", "spirals"] = "8gaussians"
         n_train: int = Field(2000, ge=1)  # training points
         n_val: int = Field(1000, ge=1)  # validation points (and samples drawn to score on val)
         n_test: int = Field(1000, ge=1)  # test points (and samples drawn to score on test)
@@ -64,19 +102,19 @@ class Toy2D(Task):
         import torch
 
         rng = np.random.default_rng(seed)
-        centers = np.array(mode_centers())  # (8, 2)
         sizes = {"train": self.config.n_train, "val": self.config.n_val, "test": self.config.n_test}
         data = {}
         for split, n in sizes.items():  # drawn in this fixed order from one generator
-            modes = rng.integers(0, NUM_MODES, size=n)
-            points = centers[modes] + rng.normal(0.0, MODE_STD, size=(n, 2))  # (N, 2)
+            points = draw_points(self.config.variant, n, rng)  # (N, 2)
             data[split] = (torch.tensor(points, dtype=torch.float32), None)
         return data
 
     def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
         """Draw as many samples as the split has points and compare the two sets.
 
-        ``mmd`` (primary, see :func:`nnbench.tasks.metrics.mmd`), ``sliced_wasserstein`` (data units),
+        ``mmd`` (primary, see :func:`nnbench.tasks.metrics.mmd`), ``energy_distance`` and
+        ``sliced_wasserstein`` (data units), ``precision``, ``recall``, ``density`` and ``coverage``
+        (k-nearest-neighbour balls, k = 5, see :func:`nnbench.tasks.metrics.precision_recall_density_coverage`),
         and for 8gaussians ``high_quality`` (fraction of samples within 3 std of a mode) and
         ``modes_covered`` (fraction of the 8 modes receiving at least a tenth of their fair share,
         ``n / 80``, of high-quality samples; after Srivastava et al., 2017, VEEGAN).
@@ -94,8 +132,12 @@ class Toy2D(Task):
             raise ValueError(f"task {self.name!r}: sample(n) must return (n, 2), got {tuple(samples.shape)}")
         result = {
             "mmd": metrics.mmd(samples, real),
+            "energy_distance": metrics.energy_distance(samples, real),
             "sliced_wasserstein": metrics.sliced_wasserstein(samples, real),
+            **metrics.precision_recall_density_coverage(samples, real),
         }
+        if self.config.variant != "8gaussians":
+            return result
         centers = torch.tensor(mode_centers(), dtype=torch.float32, device=samples.device)  # (8, 2)
         distance, nearest = torch.cdist(samples, centers).min(dim=1)  # (n,), (n,)
         good = distance < 3 * MODE_STD

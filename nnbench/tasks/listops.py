@@ -1,0 +1,166 @@
+"""``listops``: nested list operations on digits, the hierarchical task of Long Range Arena, scaled down.
+
+An expression such as ``[MAX 2 9 [MIN 4 7 ] 0 ]`` is read token by token and its value (a digit) is the
+class. Nangia & Bowman, 2018, "ListOps: A Diagnostic Dataset for Latent Tree Learning"; Tay et al.,
+2021, "Long Range Arena: A Benchmark for Efficient Transformers" (there: depth up to 10, up to 10
+arguments, 500 to 2000 tokens; here the depth, the arguments and the length are options).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+from pydantic import Field
+
+from nnbench.tasks import metrics
+from nnbench.types import Config as BaseConfig
+from nnbench.types import Metric, Task, TaskSpec
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+
+PAD = 0  # fills every sequence after its closing bracket
+DIGIT_TOKENS = range(1, 11)  # digit d is token d + 1
+OPERATORS = {  # opening token -> (name, the operation on the arguments' values)
+    11: ("MIN", min),
+    12: ("MAX", max),
+    13: ("MED", lambda values: int(statistics.median(values))),  # the median, rounded down as in LRA
+    14: ("SM", lambda values: sum(values) % 10),  # sum modulo 10
+}
+CLOSE = 15  # "]"
+VOCAB_SIZE = 16
+OPERATOR_P = 0.3  # probability that an argument below the maximum depth is itself an operation
+MAX_DRAWS = 10_000  # draws of one expression before its length window is declared out of reach
+
+
+def token_names() -> dict[int, str]:
+    """A readable name for every token: ``"<pad>"``, ``"0"``..``"9"``, ``"[MIN"``... and ``"]"``."""
+    names = {PAD: "<pad>", CLOSE: "]"}
+    names.update({token: str(token - 1) for token in DIGIT_TOKENS})
+    names.update({token: f"[{name}" for token, (name, _) in OPERATORS.items()})
+    return names
+
+
+def make_expression(rng: random.Random, *, max_depth: int, max_args: int) -> tuple[list[int], int]:
+    """One random expression as tokens, and its value. The root is always an operation.
+
+    Each operation takes 2 to ``max_args`` arguments; an argument is an operation with probability
+    :data:`OPERATOR_P` while operations nest fewer than ``max_depth`` levels, otherwise a digit. Only ``rng.random()``
+    is used, whose sequence Python guarantees across versions.
+    """
+
+    def node(depth: int) -> tuple[list[int], int]:
+        if depth > 1 and (depth > max_depth or rng.random() >= OPERATOR_P):
+            digit = int(rng.random() * 10)
+            return [digit + 1], digit
+        operator = 11 + int(rng.random() * len(OPERATORS))
+        tokens, values = [operator], []
+        for _ in range(2 + int(rng.random() * (max_args - 1))):
+            arg_tokens, arg_value = node(depth + 1)
+            tokens += arg_tokens
+            values.append(arg_value)
+        return tokens + [CLOSE], OPERATORS[operator][1](values)
+
+    return node(1)
+
+
+class ListOps(Task):
+    """Compute the digit value of a nested expression of MIN, MAX, MED and SM read as a token sequence."""
+
+    name = "listops"
+    version = 1
+    tier = "long"
+    description = (
+        "LRA-style ListOps, scaled down: nested expressions such as [MAX 2 9 [MIN 4 7 ] 0 ] over digits with "
+        "MIN, MAX, MED (median) and SM (sum mod 10), up to 5 operations deep and 16 to 128 tokens, classified by their "
+        "value (10 classes). It tests hierarchical composition: an answer depends on every bracket. "
+        "Transformers and LSTMs should lead (LRA saw about 37% for Transformers at full length) since they can "
+        "combine distant tokens, but none solves it quickly; MLPs and CNNs, with no way to match brackets, "
+        "stay near the majority class. It needs minutes of training."
+    )
+
+    class Config(BaseConfig):
+        """Expression shape, length window and split sizes."""
+
+        max_depth: int = Field(5, ge=1)  # levels of nested operations at most (1: one flat operation)
+        max_args: int = Field(5, ge=2)  # arguments of an operation at most (at least 2)
+        min_length: int = Field(16, ge=4)  # expressions shorter than this many tokens are redrawn
+        seq_len: int = Field(128, ge=4)  # expressions longer than this are redrawn; shorter ones padded
+        n_train: int = Field(20000, ge=1)  # training expressions
+        n_val: int = Field(2000, ge=1)  # validation expressions
+        n_test: int = Field(2000, ge=1)  # test expressions
+
+        @pydantic.model_validator(mode="after")
+        def _window_is_open(self) -> ListOps.Config:
+            if self.min_length > self.seq_len:
+                raise ValueError(f"min_length={self.min_length} is above seq_len={self.seq_len}")
+            longest = 1
+            for _ in range(self.max_depth):  # an operation of max_args operations of ... of digits
+                longest = 2 + self.max_args * longest
+            if self.min_length > longest:
+                raise ValueError(
+                    f"min_length={self.min_length}: expressions of depth {self.max_depth} with at most "
+                    f"{self.max_args} arguments have at most {longest} tokens"
+                )
+            return self
+
+    def spec(self) -> TaskSpec:
+        """Tokens ``(T,)`` over 16 symbols to 10 class logits."""
+        return TaskSpec(
+            name=self.name,
+            modality="sequence",
+            kind="classification",
+            input_shape=(self.config.seq_len,),
+            output_shape=(10,),
+            vocab_size=VOCAB_SIZE,
+            num_classes=10,
+        )
+
+    def metric(self) -> Metric:
+        """Test accuracy, no target (the reference of LRA is far below solving it)."""
+        return Metric("accuracy", higher_is_better=True, target=None)
+
+    def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
+        """Tokens long ``(N, T)``, each expression followed by padding; values long ``(N,)``.
+
+        Expressions whose length falls outside ``[min_length, seq_len]`` are redrawn.
+        """
+        import torch
+
+        config = self.config
+        rng = random.Random(seed)
+        sizes = {"train": config.n_train, "val": config.n_val, "test": config.n_test}
+        data = {}
+        for split, n in sizes.items():  # drawn in this fixed order from one generator
+            rows, values = [], []
+            for _ in range(n):
+                for _ in range(MAX_DRAWS):
+                    expression, value = make_expression(
+                        rng, max_depth=config.max_depth, max_args=config.max_args
+                    )
+                    if config.min_length <= len(expression) <= config.seq_len:
+                        break
+                else:
+                    raise ValueError(
+                        f"listops: no expression of {config.min_length} to {config.seq_len} tokens in "
+                        f"{MAX_DRAWS} draws (max_depth={config.max_depth}, max_args={config.max_args}): "
+                        f"widen the length window"
+                    )
+                rows.append(expression + [PAD] * (config.seq_len - len(expression)))
+                values.append(value)
+            tokens = torch.tensor(rows, dtype=torch.long).reshape(n, config.seq_len)  # (N, T)
+            data[split] = (tokens, torch.tensor(values, dtype=torch.long))
+        return data
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the class logits."""
+        return metrics.cross_entropy(outputs, targets)
+
+    def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
+        """``accuracy`` (primary) and mean cross-entropy ``loss`` on ``split``."""
+        x, y = self.data[split]
+        logits = metrics.predict(model, x)
+        return {"accuracy": metrics.accuracy(logits, y), "loss": metrics.cross_entropy(logits, y).item()}
