@@ -1,0 +1,156 @@
+"""Recurrent networks: an LSTM or a GRU reading a sequence one step at a time.
+
+Token sequences ``(T,)`` are embedded first; feature sequences ``(T, F)`` are read as they are (and
+``(T,)`` float sequences as one feature per step); images ``(C, H, W)`` are read row by row, H steps of
+C*W features. Per-position tasks (output ``(T, C)``) get a linear head on every step's state; other tasks
+a linear head on the last state (both directions' final states when bidirectional) or on the mean state.
+LSTM: Hochreiter & Schmidhuber (1997), "Long Short-Term Memory"; GRU: Cho et al. (2014), "Learning Phrase
+Representations using RNN Encoder-Decoder for Statistical Machine Translation"; bidirectional: Schuster &
+Paliwal (1997), "Bidirectional Recurrent Neural Networks". The LSTM's forget-gate bias starts at 1
+(Jozefowicz, Zaremba & Sutskever, 2015, "An Empirical Exploration of Recurrent Network Architectures").
+
+A unidirectional network is causal by construction: the state at step t has read only steps <= t. A
+backward direction reads the future, so ``bidirectional`` on a causal task is refused with a ValueError.
+
+Cost of the defaults (LSTM, 1 layer of 128): 72k-75k parameters on the smoke tasks (a GRU 54k-56k) and
+about 7-8 ms (digits, 8 rows) or 27-32 ms (running-parity, 32 steps) a training step of 128 samples on one
+CPU core; in 30 s an LSTM or a GRU reaches 100% on running-parity (and on its 4x longer strings), 94-97%
+on digits.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import nn
+
+import nnbench
+from nnbench import hookimpl
+
+
+class RNNNet(nn.Module):
+    """Embedding or row reader, a stacked LSTM/GRU, then a per-position or whole-sequence linear head."""
+
+    def __init__(
+        self,
+        *,
+        input_shape: tuple[int, ...],
+        output_shape: tuple[int, ...],
+        image: bool,
+        vocab_size: int | None,
+        embed_dim: int,
+        cell: str,
+        hidden: int,
+        layers: int,
+        bidirectional: bool,
+        dropout: float,
+        pool: str,
+    ):
+        super().__init__()
+        self.output_shape = tuple(output_shape)
+        self.image = image
+        self.pool = pool
+        self.embed = nn.Embedding(vocab_size, embed_dim) if vocab_size else None
+        if vocab_size:
+            in_features = embed_dim
+        elif image:
+            in_features = input_shape[0] * input_shape[2]  # C * W features per row
+        else:
+            in_features = input_shape[1] if len(input_shape) == 2 else 1
+        rnn_cls = nn.LSTM if cell == "lstm" else nn.GRU
+        self.rnn = rnn_cls(
+            in_features,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if layers > 1 else 0.0,
+        )
+        if cell == "lstm":  # gates are ordered (input, forget, cell, output): forget bias 1 in all
+            with torch.no_grad():
+                for name, bias in self.rnn.named_parameters():
+                    if name.startswith("bias_"):
+                        bias[hidden : 2 * hidden] = 1.0 if name.startswith("bias_ih") else 0.0
+        self.directions = 2 if bidirectional else 1
+        self.per_position = len(output_shape) == 2
+        width = hidden * self.directions
+        out_features = output_shape[1] if self.per_position else math.prod(output_shape)
+        self.head = nn.Linear(width, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.embed is not None:
+            x = self.embed(x)  # (B, T, E)
+        elif self.image:
+            x = x.permute(0, 2, 1, 3).flatten(2)  # (B, C, H, W) -> (B, H, C*W): one row per step
+        elif x.dim() == 2:
+            x = x.unsqueeze(-1)  # (B, T, 1)
+        states, final = self.rnn(x)  # (B, T, dirs*hidden)
+        if self.per_position:
+            return self.head(states)  # (B, T, C)
+        if self.pool == "mean":
+            pooled = states.mean(dim=1)  # (B, dirs*hidden)
+        else:
+            h_n = final[0] if isinstance(final, tuple) else final  # (layers*dirs, B, hidden)
+            pooled = h_n[-self.directions :].transpose(0, 1).flatten(1)  # last layer: (B, dirs*hidden)
+        return self.head(pooled).view(len(x), *self.output_shape)  # (B, *output_shape)
+
+
+class RNN(nnbench.Architecture):
+    """An LSTM or GRU over sequences, or over the rows of an image."""
+
+    name = "rnn"
+    modalities = frozenset({"sequence", "image"})
+    kinds = frozenset({"classification", "regression"})
+
+    class Config(nnbench.Config):
+        """Cell type and size of the recurrent stack."""
+
+        cell: Literal["lstm", "gru"] = "lstm"  # the recurrent cell
+        hidden: int = 128  # state size per direction and layer
+        layers: int = 1  # stacked recurrent layers
+        bidirectional: bool = False  # also read right to left (refused on causal tasks)
+        embed_dim: int = 16  # embedding size per token, for token-sequence tasks only
+        dropout: float = 0.0  # dropout between stacked layers (needs layers > 1)
+        pool: Literal["last", "mean"] = "last"  # whole-sequence tasks: final state or mean over steps
+
+    def incompatibility(self, task: nnbench.TaskSpec) -> str | None:
+        """The base rules, plus the shapes a recurrent stack can read and map."""
+        reason = super().incompatibility(task)
+        if reason is not None:
+            return reason
+        if task.modality == "image" and len(task.input_shape) != 3:
+            return f"rnn reads images shaped (C, H, W) row by row, got {task.input_shape}"
+        if task.modality == "image" and len(task.output_shape) != 1:
+            return f"rnn maps an image to one output vector, not {task.output_shape}"
+        if len(task.output_shape) == 2 and task.output_shape[0] != task.input_shape[0]:
+            return f"rnn's per-position head needs one output per input position, got {task.input_shape} -> {task.output_shape}"
+        return None
+
+    def build(self, task: nnbench.TaskSpec, config: RNN.Config) -> nn.Module:
+        """An :class:`RNNNet` for ``task``; a bidirectional network on a causal task is a ValueError."""
+        if config.bidirectional and task.causal:
+            raise ValueError(
+                f"rnn: bidirectional=True cannot be used on the causal task {task.name!r}: the backward "
+                "direction reads later positions; use bidirectional=False"
+            )
+        return RNNNet(
+            input_shape=task.input_shape,
+            output_shape=task.output_shape,
+            image=task.modality == "image",
+            vocab_size=task.vocab_size,
+            embed_dim=config.embed_dim,
+            cell=config.cell,
+            hidden=config.hidden,
+            layers=config.layers,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout,
+            pool=config.pool,
+        )
+
+
+@hookimpl
+def register_architectures(register):
+    """Register the RNN."""
+    register(RNN())
