@@ -197,6 +197,15 @@ def execute_trial(
         val_points = [p["value"] for p in loop.curve if p["split"] == "val" and p["metric"] == metric.name]
         params = sum(p.numel() for p in model.parameters())
         train_s = loop.train_s if used_loop else max(train_call_s - loop.eval_s, 0.0)
+        if not used_loop:
+            # A trainer without steps (gbdt) evaluates after fitting: those points come at the end of
+            # its training time, not at 0 s, and so does reaching the target.
+            for point in loop.curve:
+                point["train_s"] = train_s
+            if loop.time_to_target_s is not None:
+                loop.time_to_target_s = train_s
+                loop.steps_to_target = result.steps
+                loop.samples_to_target = result.samples
         timing = measure.step_time_stats(loop.timer.step_seconds() if used_loop else [])
         flops = loop.flops.get("flops")
         total_flops = flops * result.steps if flops is not None else None

@@ -425,3 +425,18 @@ def test_generative_and_reference_architectures_run_through_the_runner(tmp_path)
     assert gbdt.test_score > 0.9 and bool(gbdt.reference)
     assert gbdt.steps == 200 and gbdt.val_score is not None
     assert "wall clock" in gbdt.timing_method
+
+
+def test_a_trainer_without_steps_reaches_its_target_after_training_not_at_zero(tmp_path):
+    suite = tmp_path / "gbdt.yaml"
+    suite.write_text(
+        "name: g\nseeds: [0]\nthreads: 1\nbudget: {steps: 10}\nexecutor: {kind: inline}\n"
+        "tasks: [tabular-real]\narchitectures: [gbdt]\n"
+    )
+    [record] = nnbench.run_suite(suite, db=tmp_path / "g.db", quiet=True).records
+    assert record["status"] == "ok" and record["train_s"] > 0
+    assert record["timing_method"].startswith("wall clock of train()")
+    if record["reached_target"]:
+        assert record["time_to_target_s"] == record["train_s"]
+    curve = nnbench.load_curves(tmp_path / "g.db")
+    assert (curve[curve.split == "val"].train_s == record["train_s"]).all()
