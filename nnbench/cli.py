@@ -323,6 +323,12 @@ cli.add_command(compare)
 cli.add_command(publish)
 cli.add_command(export)
 
+# check and new-plugin, the commands for plugin authors, live in their own module too.
+from nnbench.cli_plugins import check, new_plugin  # noqa: E402
+
+cli.add_command(check)
+cli.add_command(new_plugin)
+
 
 def main() -> None:
     """Entry point of the console script."""

@@ -22,7 +22,17 @@ def test_help_does_not_import_torch():
 
 def test_version_and_help_of_each_command():
     assert run_cli("--version").stdout.strip().endswith(nnbench.__version__)
-    for command in ("run", "list", "plugins", "report", "compare", "publish", "export"):
+    for command in (
+        "run",
+        "list",
+        "plugins",
+        "report",
+        "compare",
+        "publish",
+        "export",
+        "check",
+        "new-plugin",
+    ):
         result = run_cli(command, "--help")
         assert result.returncode == 0 and "Usage:" in result.stdout, command
 
