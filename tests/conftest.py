@@ -60,3 +60,23 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
         cwd=cwd,
         timeout=timeout,
     )
+
+
+def pip_install_target(package: Path, site: Path) -> None:
+    """Install a package folder with pip into ``site`` (no dependencies): a real install, no venv touched."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(package),
+        ],
+        check=True,
+        capture_output=True,
+    )

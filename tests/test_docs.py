@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 
 import nnbench
 
-from .conftest import REPO, run_cli
+from .conftest import REPO, pip_install_target, run_cli
 
 BLOCK = re.compile(r"```(\w+)\n# file: (\S+)\n(.*?)```", re.S)
 
@@ -59,22 +57,7 @@ def test_plugin_tutorial_package_example_installs_and_registers(tmp_path):
     (package / "pyproject.toml").write_text(files["pyproject.toml"])
     (package / "nnbench_gmlp" / "__init__.py").write_text(files["my_gmlp.py"])
     site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(package),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pip_install_target(package, site)
     listed = run_cli("list", "architectures", "--json", env={"PYTHONPATH": str(site)})
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
     assert rows["gmlp"]["plugin"] == "gmlp (nnbench_gmlp)"

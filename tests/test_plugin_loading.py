@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -13,7 +11,7 @@ import nnbench
 from nnbench import plugins, registry
 from nnbench.errors import NnbenchError, PluginError
 
-from .conftest import REPO, TEST_PLUGINS, run_cli
+from .conftest import REPO, TEST_PLUGINS, pip_install_target, run_cli
 
 
 def test_builtins_come_from_entry_points_like_any_third_party():
@@ -147,22 +145,7 @@ def test_a_pip_installed_plugin_package_runs_in_a_suite(tmp_path):
     )
     (package / "nnbench_tinyext" / "__init__.py").write_text(source)
     site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(package),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pip_install_target(package, site)
     env = {"PYTHONPATH": str(site)}
     listed = run_cli("list", "architectures", "--json", env=env)
     assert listed.returncode == 0, listed.stderr

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from nnbench.scaffold import plugin_names, write_plugin_package
 
-from .conftest import run_cli
+from .conftest import pip_install_target, run_cli
 
 
 @pytest.fixture
@@ -41,25 +41,6 @@ def new_plugin(group, *args: str, cwd=None):
     return result.exit_code, result.output
 
 
-def pip_install(package, site):
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(package),
-        ],
-        check=True,
-        capture_output=True,
-    )
-
-
 @pytest.mark.slow
 def test_new_plugin_package_installs_and_passes_its_own_test(group, tmp_path):
     package, site = tmp_path / "demo", tmp_path / "site"
@@ -71,7 +52,7 @@ def test_new_plugin_package_installs_and_passes_its_own_test(group, tmp_path):
     test_source = (package / "tests" / "test_demo.py").read_text()
     assert "from nnbench.testing import assert_architecture_conforms" in test_source
 
-    pip_install(package, site)
+    pip_install_target(package, site)
     env = dict(os.environ, PYTHONPATH=str(site), OMP_NUM_THREADS="1")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", str(package / "tests"), "-q", "-p", "no:cacheprovider"],

@@ -368,3 +368,18 @@ def test_sliced_wasserstein_of_a_shift_is_its_projected_length():
 def test_accuracy_counts_every_position():
     logits = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [1.0, 0.0]]])  # (2, 2, 2)
     assert metrics.accuracy(logits, torch.tensor([[0, 1], [1, 1]])) == 0.5
+
+
+def test_bundled_tables_equal_scikit_learns():
+    import numpy as np
+    import sklearn.datasets
+
+    from nnbench.tasks import bundled
+
+    for ours, theirs in [
+        (bundled.load_digits(), sklearn.datasets.load_digits()),
+        (bundled.load_breast_cancer(), sklearn.datasets.load_breast_cancer()),
+        (bundled.load_wine(), sklearn.datasets.load_wine()),
+    ]:
+        assert np.array_equal(ours.data, theirs.data) and np.array_equal(ours.target, theirs.target)
+    assert np.array_equal(bundled.load_digits().images, sklearn.datasets.load_digits().images)

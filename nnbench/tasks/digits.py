@@ -46,7 +46,8 @@ class Digits(Task):
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Pixels scaled by 1/16 to [0, 1] as float32 ``(N, 1, 8, 8)``, labels as long ``(N,)``."""
         import torch
-        from sklearn.datasets import load_digits
+
+        from nnbench.tasks.bundled import load_digits
 
         bunch = load_digits()
         images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (N, 1, 8, 8)

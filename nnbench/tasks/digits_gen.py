@@ -31,7 +31,8 @@ FEATURE_LR = 2e-3
 def digit_splits(seed: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """The 1797 digits scaled to [-1, 1], float32 ``(N, 1, 8, 8)``, with labels, split 60/20/20 by ``seed``."""
     import torch
-    from sklearn.datasets import load_digits
+
+    from nnbench.tasks.bundled import load_digits
 
     bunch = load_digits()
     images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 8.0 - 1.0  # (N, 1, 8, 8)

@@ -60,7 +60,8 @@ class DigitsShifted(Task):
         """
         import numpy as np
         import torch
-        from sklearn.datasets import load_digits
+
+        from nnbench.tasks.bundled import load_digits
 
         bunch = load_digits()
         n, canvas = len(bunch.target), self.config.canvas

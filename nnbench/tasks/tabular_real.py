@@ -55,11 +55,12 @@ class TabularReal(Task):
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Float32 ``(N, F)`` standardized with the TRAIN split's mean and std only; labels long ``(N,)``."""
-        import sklearn.datasets
         import torch
 
+        from nnbench.tasks import bundled
+
         loader_name, _, _ = DATASETS[self.config.dataset]
-        bunch = getattr(sklearn.datasets, loader_name)()
+        bunch = getattr(bundled, loader_name)()
         features = torch.tensor(bunch.data, dtype=torch.float64)  # (N, F)
         labels = torch.tensor(bunch.target, dtype=torch.long)  # (N,)
         rows = {split: torch.from_numpy(index) for split, index in split_indices(len(labels), seed).items()}
