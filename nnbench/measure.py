@@ -141,6 +141,61 @@ def count_flops() -> Iterator[dict[str, Any]]:
         yield result
     result["flops"] = int(counter.get_total_flops())
     result["flops_method"] = "FlopCounterMode"
+    result["_per_module"] = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
+
+
+def recurrent_step_flops(module: Any, batch: int, steps: int) -> int:
+    """Analytic FLOPs of one forward and backward pass of an ``nn.LSTM``/``nn.GRU``/``nn.RNN`` call.
+
+    Forward: 2 x gates x hidden x (layer input + hidden) per time step, layer and direction (the gate
+    matrix products); backward twice that. FlopCounterMode counts LSTMs as 0 (and cuDNN RNNs as 0 on
+    CUDA), so recurrent layers are always counted this way.
+    """
+    gates = {"LSTM": 4, "GRU": 3}.get(module.mode, 1)
+    directions = 2 if module.bidirectional else 1
+    hidden = module.hidden_size
+    forward = 0
+    for layer in range(module.num_layers):
+        layer_input = module.input_size if layer == 0 else hidden * directions
+        forward += 2 * gates * hidden * (layer_input + hidden) * steps * batch * directions
+    return 3 * forward
+
+
+@contextlib.contextmanager
+def count_step_flops(model: Any) -> Iterator[dict[str, Any]]:
+    """FLOPs of the training step run inside: FlopCounterMode, with recurrent layers counted analytically."""
+    import torch
+
+    recurrent = {
+        name: module for name, module in model.named_modules() if isinstance(module, torch.nn.RNNBase)
+    }
+    calls: list[tuple[Any, int, int]] = []
+
+    def record(module, args):
+        x = args[0]
+        if isinstance(x, torch.nn.utils.rnn.PackedSequence):
+            return  # lengths vary per sample: not counted analytically (the method says so)
+        batch_first = module.batch_first
+        batch, steps = (x.shape[0], x.shape[1]) if batch_first and x.dim() == 3 else (x.shape[-2], x.shape[0])
+        if x.dim() == 2:
+            batch, steps = 1, x.shape[0]
+        calls.append((module, batch, steps))
+
+    handles = [module.register_forward_pre_hook(record) for module in recurrent.values()]
+    try:
+        with count_flops() as result:
+            yield result
+    finally:
+        for handle in handles:
+            handle.remove()
+    if recurrent and result.get("flops") is not None:
+        counter_counts = result.pop("_per_module", {})
+        root = type(model).__name__
+        inside = sum(counter_counts.get(f"{root}.{name}" if name else root, 0) for name in recurrent)
+        analytic = sum(recurrent_step_flops(module, batch, steps) for module, batch, steps in calls)
+        result["flops"] = result["flops"] - inside + analytic
+        result["flops_method"] = "FlopCounterMode + analytic LSTM/GRU"
+    result.pop("_per_module", None)
 
 
 def reset_peak_memory(device: str) -> None:

@@ -141,7 +141,7 @@ class TrainingLoop:
         # step whose FLOPs are counted. Then every effect is undone: the timed run starts from the
         # same weights, optimizer state, batches and random state as if no warm-up had happened.
         self.counting_flops = True
-        with measure.count_flops() as flops:
+        with measure.count_step_flops(model) as flops:
             yield 0
         self.counting_flops = False
         self.flops = flops

@@ -263,6 +263,9 @@ def execute_trial(
             total_train_flops=total_flops,
             achieved_tflops=achieved,
             mfu=measure.mfu(achieved, name, precision),
+            mfu_note=None
+            if measure.mfu(achieved, name, precision) is not None
+            else f"no dense-peak figure for {name} at {precision} in nnbench's table",
             time_floor_s=measure.time_floor(total_flops, name, precision),
             **measure.memory_fields(spec.device),
             **energy_fields,
