@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from nnbench.errors import NnbenchError
 from nnbench.hookspecs import hookimpl
 from nnbench.registry import get_architecture, get_task
+from nnbench.space import Choice, IntRange, LogUniform, Uniform
 from nnbench.types import (
     Architecture,
     Budget,
@@ -31,7 +32,10 @@ __version__ = "0.1.0"
 __all__ = [
     "Architecture",
     "Budget",
+    "Choice",
     "Config",
+    "IntRange",
+    "LogUniform",
     "Metric",
     "NnbenchError",
     "RunContext",
@@ -40,6 +44,7 @@ __all__ = [
     "TrainResult",
     "TrainingSettings",
     "TrialSpec",
+    "Uniform",
     "__version__",
     "get_architecture",
     "get_task",

@@ -180,9 +180,22 @@ def _print_plan(summary) -> None:
         else:
             state = "to run" if spec.trial_id in to_run else "in store"
         table.add_row(planned.arch_label, spec.task, str(spec.seed), spec.trial_id, state)
+    for study in summary.studies:
+        plan = study.plan
+        seeds = ", ".join(str(s) for s in plan.seeds)
+        state = f"tune: {study.tuned} of {plan.tune.trials} in store, {study.to_tune} to run; then the re-runs"
+        table.add_row(
+            plan.arch_label, plan.task, f"tune {plan.tune_seed}; final {seeds}", plan.study_id, state
+        )
     Console().print(table)
+    tuning = sum(s.to_tune for s in summary.studies)
+    studies = (
+        f", {len(summary.studies)} tuning studies ({tuning} tuning trials to run, then re-runs)"
+        if summary.studies
+        else ""
+    )
     click.echo(
-        f"{len(summary.to_run)} to run, {summary.already_done} already in the store, {summary.not_applicable} n/a"
+        f"{len(summary.to_run)} to run, {summary.already_done} already in the store, {summary.not_applicable} n/a{studies}"
     )
 
 

@@ -19,7 +19,7 @@ import pydantic
 import yaml
 from pydantic import Field
 
-from nnbench import plugins, registry
+from nnbench import plugins, registry, space
 from nnbench.errors import ConfigError, NnbenchError
 from nnbench.types import Budget, Config, TaskSpec, TrainingSettings, TrialSpec
 
@@ -108,6 +108,16 @@ class CostModel(Config):
         return value
 
 
+class TuneModel(Config):
+    """Equal tuning budgets: ``trials`` configurations per (architecture, task) pair, best on validation."""
+
+    trials: pydantic.PositiveInt
+    sampler: Literal["tpe", "random", "qmc"] = "tpe"
+    metric: Literal["val"] = "val"  # select on the validation split (the only honest choice)
+    budget: BudgetModel | None = None  # each tuning trial's budget (default: the suite's)
+    seed: int | None = None  # the seed of the tuning trials (default: the suite's first seed)
+
+
 class SuiteModel(Config):
     """The schema of a suite file."""
 
@@ -123,6 +133,7 @@ class SuiteModel(Config):
     tasks: list[str | dict[str, Any]] = Field(min_length=1)
     architectures: list[str | dict[str, Any]] = Field(min_length=1)
     cost: CostModel = Field(default_factory=CostModel)
+    tune: TuneModel | None = None  # tune every architecture on every task (a task entry may override)
 
 
 @dataclass
@@ -292,15 +303,96 @@ def default_threads(workers: int) -> int:
 
 
 @dataclass
+class StudyPlan:
+    """One tuning study: an (architecture entry, task) pair of a tuned suite, before any trial is drawn.
+
+    :mod:`nnbench.tuning` turns it into ``trials`` tuning trials (``stage = "tune"``) and, once they are
+    done, one re-run of the best configuration per seed (``stage = "final"``, ``tuned_from = study_id``).
+    """
+
+    study_id: str
+    arch_label: str
+    architecture: str
+    base_config: dict[str, Any]  # the entry's configuration before sampling (defaults and pinned values)
+    base_training: dict[str, Any]
+    space: dict[str, Any]  # key -> nnbench.space parameter (only the sampled ones)
+    task: str
+    task_config: dict[str, Any]
+    task_version: int
+    higher_is_better: bool
+    tune: TuneModel
+    tune_budget: Budget
+    tune_seed: int
+    final_budget: Budget
+    seeds: list[int]
+    common: dict[str, Any]  # device, threads, price, plugin files, size: the same for every trial
+
+    def trial_spec(
+        self,
+        *,
+        stage: str,
+        seed: int,
+        budget: Budget,
+        params: dict[str, Any],
+        tune_index: int | None = None,
+    ) -> TrialSpec:
+        """The trial of this study with ``params`` applied: a tuning trial or a final re-run.
+
+        Its id depends on the study, the stage, the index or seed: not on the sampled values, so a
+        failed tuning trial is retried with the values it had, and a final re-run is replaced when
+        the study's winner changes.
+        """
+        config_params = {k: v for k, v in params.items() if not k.startswith(space.TRAINING_PREFIX)}
+        training_params = {
+            k[len(space.TRAINING_PREFIX) :]: v
+            for k, v in params.items()
+            if k.startswith(space.TRAINING_PREFIX)
+        }
+        identity = {
+            "study": self.study_id,
+            "stage": stage,
+            "seed": seed,
+            "budget": [budget.steps, budget.seconds],
+        }
+        if stage == "tune":
+            identity["tune_index"] = tune_index
+        where = f"tuning trial {tune_index}" if stage == "tune" else f"final · seed {seed}"
+        return TrialSpec(
+            trial_id=trial_id(identity),
+            architecture=self.architecture,
+            arch_config={**self.base_config, **config_params},
+            task=self.task,
+            task_config=self.task_config,
+            task_version=self.task_version,
+            seed=seed,
+            budget=budget,
+            training=TrainingSettings(**{**self.base_training, **training_params}),
+            label=f"{self.arch_label} · {self.task} · {where}",
+            stage=stage,
+            study=self.study_id if stage == "tune" else None,
+            tune_index=tune_index,
+            hparams=dict(params),
+            tuned_from=self.study_id if stage == "final" else None,
+            tune_trials=self.tune.trials,
+            tune_sampler=self.tune.sampler,
+            **self.common,
+        )
+
+
+@dataclass
 class Matrix:
-    """The expanded suite: trials to run or mark n/a, and entries that cannot be planned."""
+    """The expanded suite: trials to run or mark n/a, tuning studies, and entries that cannot be planned."""
 
     trials: list[PlannedTrial]
     unavailable: list[str]  # entries whose plugin failed to load, with the reason
+    studies: list[StudyPlan] = field(default_factory=list)
 
 
 def expand(suite: Suite, device: str, workers: int | None = None, threads: int | None = None) -> Matrix:
-    """Every (architecture config x task config x seed) trial of ``suite`` on ``device``."""
+    """Every (architecture config x task config x seed) trial of ``suite`` on ``device``.
+
+    A pair the suite tunes becomes a :class:`StudyPlan` instead of one trial per seed.
+    """
     model = suite.model
     workers = workers or model.executor.workers
     threads = threads or model.threads or default_threads(workers)
@@ -310,14 +402,98 @@ def expand(suite: Suite, device: str, workers: int | None = None, threads: int |
         from nnbench.measure import DEFAULT_PRICE_PER_HOUR_USD
 
         price = DEFAULT_PRICE_PER_HOUR_USD.get(device)
+    common = {
+        "device": device,
+        "threads": threads,
+        "price_per_hour_usd": price,
+        "plugin_files": tuple(suite.plugin_files),
+    }
     unavailable: list[str] = []
+    tasks = _expand_tasks(suite, unavailable)
+    matrix = Matrix([], unavailable)
 
-    tasks: list[tuple[str, Any, dict[str, Any], TaskSpec, int]] = []
-    for index, entry in enumerate(model.tasks):
+    for index, entry in enumerate(model.architectures):
+        try:
+            name, options = _entry(entry)
+        except ValueError as exc:
+            raise ConfigError(f"{suite.where('architectures', index)}: {exc}") from None
+        arch = _lookup(suite, "architectures", index, name, registry.get_architecture, unavailable)
+        if arch is None:
+            continue
+        entry_space = _entry_space(suite, index, arch, options.pop("search_space", None))
+        for combo in _grid(options):
+            label = _label(name, combo)
+            size = combo.pop("size", None)
+            overrides = combo.pop("training", None) or {}
+            sized = {**_size_overrides(suite, index, arch, size), **combo}
+            training = _training(suite, index, overrides)
+            arch_config = _arch_config(suite, index, arch, sized)
+            settings = TrainingSettings(**training.model_dump())
+            for task in tasks:
+                reason = arch.incompatibility(task.spec)
+                if task.tune is not None and reason is None:
+                    matrix.studies.append(
+                        _study(suite, index, arch, label, sized, overrides, entry_space, task, size, common)
+                    )
+                    continue
+                for seed in model.seeds:
+                    identity = {
+                        "architecture": name,
+                        "arch_config": arch_config.model_dump(mode="json"),
+                        "task": task.name,
+                        "task_config": task.config,
+                        "task_version": task.version,
+                        "seed": seed,
+                        "device": device,
+                        "budget": [budget.steps, budget.seconds],
+                        "training": training.model_dump(mode="json"),
+                    }
+                    if (
+                        size is not None
+                    ):  # only when asked for, so ids of suites without sizes stay as they were
+                        identity["size"] = size
+                    spec = TrialSpec(
+                        trial_id=trial_id(identity),
+                        architecture=name,
+                        arch_config=identity["arch_config"],
+                        task=task.name,
+                        task_config=task.config,
+                        task_version=task.version,
+                        seed=seed,
+                        budget=budget,
+                        training=settings,
+                        label=f"{label} · {task.name} · seed {seed}",
+                        size=size,
+                        **common,
+                    )
+                    matrix.trials.append(PlannedTrial(spec, label, reason))
+    return matrix
+
+
+@dataclass
+class _TaskEntry:
+    name: str
+    config: dict[str, Any]
+    version: int
+    spec: TaskSpec
+    higher_is_better: bool
+    tune: TuneModel | None
+
+
+def _expand_tasks(suite: Suite, unavailable: list[str]) -> list[_TaskEntry]:
+    tasks = []
+    for index, entry in enumerate(suite.model.tasks):
         try:
             name, options = _entry(entry)
         except ValueError as exc:
             raise ConfigError(f"{suite.where('tasks', index)}: {exc}") from None
+        tune = suite.model.tune
+        if "tune" in options:
+            try:
+                tune = TuneModel.model_validate(options.pop("tune"))
+            except pydantic.ValidationError as exc:
+                loc, message = _first_error(exc)
+                raise ConfigError(f"{suite.where('tasks', index, 'tune', *loc)}: {message}") from None
         task_cls = _lookup(suite, "tasks", index, name, registry.get_task, unavailable)
         if task_cls is None:
             continue
@@ -327,68 +503,136 @@ def expand(suite: Suite, device: str, workers: int | None = None, threads: int |
             except pydantic.ValidationError as exc:
                 loc, message = _first_error(exc)
                 raise ConfigError(f"{suite.where('tasks', index, *loc)}: {message} (task {name})") from None
-            spec = task_cls(config).spec()
-            tasks.append((name, task_cls, config.model_dump(mode="json"), spec, task_cls.version))
+            task = task_cls(config)
+            tasks.append(
+                _TaskEntry(
+                    name=name,
+                    config=config.model_dump(mode="json"),
+                    version=task_cls.version,
+                    spec=task.spec(),
+                    higher_is_better=task.metric().higher_is_better,
+                    tune=tune,
+                )
+            )
+    return tasks
 
-    planned: list[PlannedTrial] = []
-    for index, entry in enumerate(model.architectures):
+
+def _training(suite: Suite, index: int, overrides: dict[str, Any]) -> TrainingModel:
+    try:
+        return TrainingModel(**{**suite.model.training.model_dump(), **overrides})
+    except pydantic.ValidationError as exc:
+        loc, message = _first_error(exc)
+        raise ConfigError(f"{suite.where('architectures', index, 'training', *loc)}: {message}") from None
+
+
+def _arch_config(suite: Suite, index: int, arch, options: dict[str, Any]) -> Config:
+    try:
+        return arch.Config(**options)
+    except pydantic.ValidationError as exc:
+        loc, message = _first_error(exc)
+        raise ConfigError(
+            f"{suite.where('architectures', index, *loc)}: {message} (architecture {arch.name})"
+        ) from None
+
+
+def _size_overrides(suite: Suite, index: int, arch, size: Any) -> dict[str, Any]:
+    """The Config values of ``arch``'s named size (nothing without a size)."""
+    if size is None:
+        return {}
+    if not isinstance(size, str) or size not in arch.sizes:
+        known = ", ".join(arch.sizes) or "none"
+        hint = registry.did_you_mean(str(size), list(arch.sizes))
+        raise ConfigError(
+            f"{suite.where('architectures', index, 'size')}: {arch.name} has no size {size!r}{hint} "
+            f"(its sizes: {known})"
+        )
+    return dict(arch.sizes[size])
+
+
+def _entry_space(suite: Suite, index: int, arch, overrides: Any) -> dict[str, Any]:
+    """The architecture's search space with the suite entry's ``search_space:`` applied."""
+    merged = dict(arch.search_space)
+    if overrides is None:
+        return merged
+    where = suite.where("architectures", index, "search_space")
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{where}: expected a mapping of parameter -> range or value")
+    try:
+        space.check_keys(overrides, set(arch.Config.model_fields))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    for key, value in overrides.items():
         try:
-            name, options = _entry(entry)
+            merged[key] = space.parse_param(value)
         except ValueError as exc:
-            raise ConfigError(f"{suite.where('architectures', index)}: {exc}") from None
-        arch = _lookup(suite, "architectures", index, name, registry.get_architecture, unavailable)
-        if arch is None:
-            continue
-        for combo in _grid(options):
-            overrides = combo.pop("training", None) or {}
-            try:
-                training = TrainingModel(**{**model.training.model_dump(), **overrides})
-            except pydantic.ValidationError as exc:
-                loc, message = _first_error(exc)
-                raise ConfigError(
-                    f"{suite.where('architectures', index, 'training', *loc)}: {message}"
-                ) from None
-            try:
-                arch_config = arch.Config(**combo)
-            except pydantic.ValidationError as exc:
-                loc, message = _first_error(exc)
-                raise ConfigError(
-                    f"{suite.where('architectures', index, *loc)}: {message} (architecture {name})"
-                ) from None
-            settings = TrainingSettings(**training.model_dump())
-            label = _label(name, {**combo, "training": overrides})
-            for task_name, _task_cls, task_config, spec, version in tasks:
-                reason = arch.incompatibility(spec)
-                for seed in model.seeds:
-                    identity = {
-                        "architecture": name,
-                        "arch_config": arch_config.model_dump(mode="json"),
-                        "task": task_name,
-                        "task_config": task_config,
-                        "task_version": version,
-                        "seed": seed,
-                        "device": device,
-                        "budget": [budget.steps, budget.seconds],
-                        "training": training.model_dump(mode="json"),
-                    }
-                    spec_ = TrialSpec(
-                        trial_id=trial_id(identity),
-                        architecture=name,
-                        arch_config=identity["arch_config"],
-                        task=task_name,
-                        task_config=task_config,
-                        task_version=version,
-                        seed=seed,
-                        device=device,
-                        budget=budget,
-                        training=settings,
-                        threads=threads,
-                        price_per_hour_usd=price,
-                        plugin_files=tuple(suite.plugin_files),
-                        label=f"{label} · {task_name} · seed {seed}",
-                    )
-                    planned.append(PlannedTrial(spec_, label, reason))
-    return Matrix(planned, unavailable)
+            raise ConfigError(f"{suite.where('architectures', index, 'search_space', key)}: {exc}") from None
+    return merged
+
+
+def _study(suite, index, arch, label, options, overrides, entry_space, task, size, common) -> StudyPlan:
+    """The tuning study of one architecture entry on one task."""
+    model = suite.model
+    tune = task.tune
+    # Values the entry sets itself (options, training overrides, pinned search_space values) are not tuned.
+    pinned = {k: v for k, v in entry_space.items() if not space.is_param(v)}
+    config_values = {**options, **{k: v for k, v in pinned.items() if space.split_key(k)[0] == "config"}}
+    training_values = {
+        **overrides,
+        **{space.split_key(k)[1]: v for k, v in pinned.items() if space.split_key(k)[0] == "training"},
+    }
+    sampled = {
+        k: v
+        for k, v in entry_space.items()
+        if space.is_param(v)
+        and space.split_key(k)[1]
+        not in (config_values if space.split_key(k)[0] == "config" else training_values)
+    }
+    if not sampled:
+        raise ConfigError(
+            f"{suite.where('architectures', index)}: {arch.name} has nothing to tune (no search space, or "
+            f"every parameter pinned); give one with search_space: {{training.lr: {{log_uniform: [1e-4, 1e-2]}}}}"
+        )
+    base_config = _arch_config(suite, index, arch, config_values).model_dump(mode="json")
+    base_training = _training(suite, index, training_values).model_dump(mode="json")
+    tune_budget_model = tune.budget or model.budget
+    tune_budget = Budget(steps=tune_budget_model.steps, seconds=tune_budget_model.time)
+    tune_seed = tune.seed if tune.seed is not None else model.seeds[0]
+    identity = {
+        "architecture": arch.name,
+        "base_config": base_config,
+        "base_training": base_training,
+        "space": {k: space.describe(v) for k, v in sorted(sampled.items())},
+        "task": task.name,
+        "task_config": task.config,
+        "task_version": task.version,
+        "device": common["device"],
+        "tune": {
+            "trials": tune.trials,
+            "sampler": tune.sampler,
+            "metric": tune.metric,
+            "budget": [tune_budget.steps, tune_budget.seconds],
+            "seed": tune_seed,
+        },
+        "size": size,
+    }
+    return StudyPlan(
+        study_id=trial_id(identity),
+        arch_label=f"{label} (tuned)",
+        architecture=arch.name,
+        base_config=base_config,
+        base_training=base_training,
+        space=sampled,
+        task=task.name,
+        task_config=task.config,
+        task_version=task.version,
+        higher_is_better=task.higher_is_better,
+        tune=tune,
+        tune_budget=tune_budget,
+        tune_seed=tune_seed,
+        final_budget=Budget(steps=model.budget.steps, seconds=model.budget.time),
+        seeds=list(model.seeds),
+        common={**common, "size": size},
+    )
 
 
 def _lookup(suite: Suite, section: str, index: int, name: str, getter, unavailable: list[str]):

@@ -8,6 +8,8 @@ that trial (status ``crashed`` or ``timeout``), never the suite.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from nnbench.types import Budget, TrainingSettings, TrialSpec
 
@@ -51,10 +53,80 @@ def spec_from_dict(data: dict[str, Any]) -> TrialSpec:
     return TrialSpec(**data)
 
 
-class InlineExecutor:
-    """Runs trials one after another in this process: simplest, for debugging; no isolation."""
+class JobSource(Protocol):
+    """Where an executor takes its jobs from: a fixed list, or a tuning scheduler that decides the next
+    configuration only when a worker is free (see :mod:`nnbench.tuning`)."""
 
-    kind = "inline"
+    def next_job(self) -> Job | None:
+        """A job to start now, or None when none is ready (more may come once a running one finishes)."""
+
+    def finished(self, job: Job, record: dict) -> None:
+        """Told of every finished job, before the next :meth:`next_job`."""
+
+
+class ListSource:
+    """A fixed list of jobs, handed out in order."""
+
+    def __init__(self, jobs: list[Job]):
+        self._jobs = collections.deque(jobs)
+
+    def next_job(self) -> Job | None:
+        """The next job of the list."""
+        return self._jobs.popleft() if self._jobs else None
+
+    def finished(self, job: Job, record: dict) -> None:
+        """Nothing to do: a list does not depend on results."""
+
+
+def drive(
+    executor, source: JobSource, on_start: StartCallback | None = None
+) -> Iterator[tuple[Job, dict, list]]:
+    """Keep ``executor``'s slots busy with jobs from ``source``; yield ``(job, record, curve)`` as they finish.
+
+    Ends when nothing is running and the source has nothing ready. The executor is closed at the end
+    and on Ctrl-C (trials in flight are killed; finished ones have been yielded).
+    """
+    running = 0
+    try:
+        while True:
+            while running < executor.slots:
+                job = source.next_job()
+                if job is None:
+                    break
+                if on_start is not None:
+                    on_start(job)
+                executor.submit(job)
+                running += 1
+            if running == 0:
+                return
+            job, record, curve = executor.next_result()
+            running -= 1
+            source.finished(job, record)
+            yield job, record, curve
+    finally:
+        executor.close()
+
+
+class Executor:
+    """The interface every executor implements: ``slots`` trials at once, ``submit`` and ``next_result``."""
+
+    kind = ""
+    slots = 1
+
+    def start(self, on_progress: ProgressCallback | None = None) -> None:
+        """Get ready to run trials (start workers, connect to a cluster)."""
+        self.on_progress = on_progress
+
+    def submit(self, job: Job) -> None:
+        """Start ``job`` (the caller never submits more than ``slots`` at once)."""
+        raise NotImplementedError
+
+    def next_result(self) -> tuple[Job, dict, list]:
+        """Wait for a submitted job to finish; return it with its record and curve."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop: end anything still running, release resources."""
 
     def run(
         self,
@@ -62,20 +134,37 @@ class InlineExecutor:
         on_progress: ProgressCallback | None = None,
         on_start: StartCallback | None = None,
     ) -> Iterator[tuple[Job, dict, list]]:
-        """Yield each job's result as it finishes."""
+        """Run a fixed list of jobs; yield each result as it finishes (in completion order)."""
+        self.start(on_progress)
+        return drive(self, ListSource(jobs), on_start)
+
+
+class InlineExecutor(Executor):
+    """Runs trials one after another in this process: simplest, for debugging; no isolation."""
+
+    kind = "inline"
+
+    def __init__(self):
+        self._queue: collections.deque[Job] = collections.deque()
+        self.on_progress = None
+
+    def submit(self, job: Job) -> None:
+        """Queue the job; it runs when its result is asked for."""
+        self._queue.append(job)
+
+    def next_result(self) -> tuple[Job, dict, list]:
+        """Run the queued job here and now."""
         from nnbench.trial import execute_trial
 
-        for job in jobs:
-            if on_start is not None:
-                on_start(job)
-            callback = None
-            if on_progress is not None:
+        job = self._queue.popleft()
+        callback = None
+        if self.on_progress is not None:
 
-                def callback(step, train_s, _id=job.spec.trial_id):
-                    on_progress(_id, step, train_s)
+            def callback(step, train_s, _id=job.spec.trial_id, _report=self.on_progress):
+                _report(_id, step, train_s)
 
-            record, curve = execute_trial(job.spec, job.arch_label, progress=callback)
-            yield job, record, curve
+        record, curve = execute_trial(job.spec, job.arch_label, progress=callback)
+        return job, record, curve
 
 
 def _signal_name(returncode: int) -> str:
@@ -85,55 +174,48 @@ def _signal_name(returncode: int) -> str:
         return f"signal {-returncode}"
 
 
-class ProcessExecutor:
+class ProcessExecutor(Executor):
     """A fresh subprocess per trial with a hard wall-clock timeout; ``workers`` trials at once."""
 
     kind = "process"
 
     def __init__(self, workers: int = 1, timeout_s: float = 600.0):
         self.workers = max(1, workers)
+        self.slots = self.workers
         self.timeout_s = timeout_s
+        self.on_progress = None
         self._procs: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
+        self._done: queue.Queue[tuple[Job, dict, list]] = queue.Queue()
+        self._free_slots = list(range(self.workers))
 
-    def run(
-        self,
-        jobs: list[Job],
-        on_progress: ProgressCallback | None = None,
-        on_start: StartCallback | None = None,
-    ) -> Iterator[tuple[Job, dict, list]]:
-        """Yield each job's result as it finishes (in completion order)."""
-        pending: queue.Queue[Job] = queue.Queue()
-        for job in jobs:
-            pending.put(job)
-        done: queue.Queue[tuple[Job, dict, list]] = queue.Queue()
-        stop = threading.Event()
+    def submit(self, job: Job) -> None:
+        """Start the job's subprocess from a thread of its own (on a free worker slot)."""
+        with self._lock:
+            slot = self._free_slots.pop(0)
 
-        def worker(slot: int) -> None:
-            while not stop.is_set():
-                try:
-                    job = pending.get_nowait()
-                except queue.Empty:
-                    return
-                if on_start is not None:
-                    on_start(job)
-                done.put((job, *self._run_one(job, on_progress, gpu=self._gpu_for(slot, job.spec))))
+        def work() -> None:
+            try:
+                result = self._run_one(job, self.on_progress, gpu=self._gpu_for(slot, job.spec))
+            except BaseException as exc:  # never leave the driver waiting for a result that cannot come
+                from nnbench.trial import failure_record
 
-        threads = [
-            threading.Thread(target=worker, args=(slot,), daemon=True)
-            for slot in range(min(self.workers, len(jobs)))
-        ]
-        for thread in threads:
-            thread.start()
-        try:
-            for _ in range(len(jobs)):
-                yield done.get()
-        finally:
-            # Reached on Ctrl-C too: stop handing out jobs and end the ones in flight.
-            stop.set()
+                result = (failure_record(job.spec, "crashed", f"executor error: {exc!r}", job.arch_label), [])
             with self._lock:
-                for proc in list(self._procs):
-                    proc.kill()
+                self._free_slots.append(slot)
+            self._done.put((job, *result))
+
+        threading.Thread(target=work, daemon=True).start()
+
+    def next_result(self) -> tuple[Job, dict, list]:
+        """The next job to finish, in completion order."""
+        return self._done.get()
+
+    def close(self) -> None:
+        """Kill any trial process still running (reached on Ctrl-C too)."""
+        with self._lock:
+            for proc in list(self._procs):
+                proc.kill()
 
     def _gpu_for(self, slot: int, spec: TrialSpec) -> str | None:
         """With several GPUs, worker ``slot`` gets its own (round robin over the visible ones)."""
@@ -243,26 +325,30 @@ def _run_on_ray_node(spec_data: dict, arch_label: str, plugin_sources: dict[str,
     return record, curve
 
 
-class RayExecutor:
+class RayExecutor(Executor):
     """Each trial a Ray task with its resources (CPUs, one GPU for CUDA trials); results return to the driver.
 
     Without ``address`` a local Ray instance is started (on 127.0.0.1) and stopped afterwards.
-    A Ray worker that dies marks its trial ``crashed`` and the suite goes on.
+    A Ray worker that dies marks its trial ``crashed`` and the suite goes on. ``slots`` is what the
+    cluster can run at once: its CPUs over the threads of a trial (its GPUs, for CUDA trials).
     """
 
     kind = "ray"
 
-    def __init__(self, address: str | None = None, timeout_s: float = 600.0):
+    def __init__(
+        self, address: str | None = None, timeout_s: float = 600.0, threads: int = 1, device: str = "cpu"
+    ):
         self.address = address
         self.timeout_s = timeout_s
+        self.threads = max(1, threads)
+        self.device = device
+        self.on_progress = None
+        self._refs: dict[Any, Job] = {}
+        self._started_here = False
 
-    def run(
-        self,
-        jobs: list[Job],
-        on_progress: ProgressCallback | None = None,
-        on_start: StartCallback | None = None,
-    ) -> Iterator[tuple[Job, dict, list]]:
-        """Submit every job at once; yield results as they finish (the live display shows finished trials)."""
+    def start(self, on_progress: ProgressCallback | None = None) -> None:
+        """Connect to the cluster at ``address``, or start a local one; size ``slots`` from its resources."""
+        self.on_progress = on_progress  # Ray tasks report no progress: the display shows finished trials
         from nnbench.errors import NnbenchError
 
         host = (self.address or "127.0.0.1").rsplit(":", 1)[0]
@@ -276,11 +362,10 @@ class RayExecutor:
             import ray
         except ImportError:
             raise NnbenchError("the ray executor needs Ray: pip install 'nnbench[ray]'") from None
-        from nnbench.trial import failure_record
 
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        started_here = not ray.is_initialized()
-        if started_here:
+        self._started_here = not ray.is_initialized()
+        if self._started_here:
             options: dict[str, Any] = {
                 "include_dashboard": False,
                 "log_to_driver": False,
@@ -296,38 +381,63 @@ class RayExecutor:
                 raise NnbenchError(
                     f"executor.address {self.address or 'local'}: cannot connect to Ray ({exc})"
                 ) from None
+        resources = ray.cluster_resources()
+        slots = int(resources.get("CPU", 1) // self.threads)
+        if self.device == "cuda":
+            slots = min(slots, int(resources.get("GPU", 0)))
+        self.slots = max(1, slots)
+        self._task = ray.remote(_run_on_ray_node)
+
+    def submit(self, job: Job) -> None:
+        """Submit the job as a Ray task; Ray places it on a node with its resources free."""
+        spec = job.spec
+        sources = {path: Path(path).read_text() for path in spec.plugin_files}
+        resources = {"num_cpus": spec.threads or 1, "num_gpus": 1 if spec.device == "cuda" else 0}
+        ref = self._task.options(max_retries=0, **resources).remote(
+            spec_to_dict(spec), job.arch_label, sources, self.timeout_s
+        )
+        self._refs[ref] = job
+
+    def next_result(self) -> tuple[Job, dict, list]:
+        """The next Ray task to finish; a dead worker or node makes that trial ``crashed``."""
+        import ray
+
+        from nnbench.trial import failure_record
+
+        ready, _ = ray.wait(list(self._refs), num_returns=1)
+        job = self._refs.pop(ready[0])
         try:
-            task = ray.remote(_run_on_ray_node)
-            refs = {}
-            for job in jobs:
-                spec = job.spec
-                sources = {path: Path(path).read_text() for path in spec.plugin_files}
-                resources = {"num_cpus": spec.threads or 1, "num_gpus": 1 if spec.device == "cuda" else 0}
-                ref = task.options(max_retries=0, **resources).remote(
-                    spec_to_dict(spec), job.arch_label, sources, self.timeout_s
-                )
-                refs[ref] = job
-            pending = list(refs)
-            while pending:
-                ready, pending = ray.wait(pending, num_returns=1)
-                job = refs[ready[0]]
-                try:
-                    record, curve = ray.get(ready[0])
-                except Exception as exc:  # the Ray worker or its node died: that trial only
-                    reason = f"Ray task failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                    record, curve = failure_record(job.spec, "crashed", reason, job.arch_label), []
-                yield job, record, curve
-        finally:
-            if started_here:
-                ray.shutdown()
+            record, curve = ray.get(ready[0])
+        except Exception as exc:  # the Ray worker or its node died: that trial only
+            reason = f"Ray task failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            record, curve = failure_record(job.spec, "crashed", reason, job.arch_label), []
+        return job, record, curve
+
+    def close(self) -> None:
+        """Cancel what is still queued or running; stop the local Ray instance if this executor started it."""
+        import ray
+
+        for ref in list(self._refs):
+            with contextlib.suppress(Exception):  # already finished or gone: nothing to cancel
+                ray.cancel(ref, force=True)
+        self._refs.clear()
+        if self._started_here:
+            ray.shutdown()
 
 
-def make_executor(kind: str, workers: int = 1, timeout_s: float = 600.0, address: str | None = None):
-    """The executor called ``kind``."""
+def make_executor(
+    kind: str,
+    workers: int = 1,
+    timeout_s: float = 600.0,
+    address: str | None = None,
+    threads: int = 1,
+    device: str = "cpu",
+) -> Executor:
+    """The executor called ``kind`` (not started: call ``start`` or ``run``)."""
     if kind == "inline":
         return InlineExecutor()
     if kind == "process":
         return ProcessExecutor(workers=workers, timeout_s=timeout_s)
     if kind == "ray":
-        return RayExecutor(address=address, timeout_s=timeout_s)
+        return RayExecutor(address=address, timeout_s=timeout_s, threads=threads, device=device)
     raise ValueError(f"unknown executor {kind!r} (expected inline, process or ray)")

@@ -83,6 +83,10 @@ def describe(record: dict[str, Any]) -> str:
     """One line on a trial's outcome."""
     status = record.get("status")
     if status in ("ok", "diverged") and record.get("metric"):
+        if record.get("stage") == "tune":  # tuning trials are judged on validation
+            score = record.get("val_score")
+            shown = f"{score:.4g}" if isinstance(score, (int, float)) else "n/a"
+            return f"{status} val {record['metric']}={shown} in {(record.get('train_s') or 0.0):.2f}s"
         score = record.get("test_score")
         shown = f"{score:.4g}" if isinstance(score, (int, float)) else "n/a"
         train_s = record.get("train_s") or 0.0

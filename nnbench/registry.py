@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pydantic
 
-from nnbench import plugins
+from nnbench import plugins, space
 from nnbench.errors import NnbenchError, PluginError
 from nnbench.types import KINDS, MODALITIES, Architecture, Task
 
@@ -64,7 +64,27 @@ def _check_architecture(arch: object) -> str:
         )
     if not arch.kinds or set(arch.kinds) - KINDS:
         raise PluginError(f"architecture {name!r}: kinds must be a non-empty subset of {sorted(KINDS)}")
+    _check_sizes_and_space(arch, name)
     return name
+
+
+def _check_sizes_and_space(arch: Architecture, name: str) -> None:
+    # Checked at registration, so a bad size or search space names its plugin, not a suite.
+    for size, overrides in arch.sizes.items():
+        try:
+            arch.Config(**overrides)
+        except (pydantic.ValidationError, TypeError) as exc:
+            raise PluginError(f"architecture {name!r}: size {size!r} is not a valid Config ({exc})") from None
+    try:
+        space.check_keys(arch.search_space, set(arch.Config.model_fields))
+    except ValueError as exc:
+        raise PluginError(f"architecture {name!r}: {exc}") from None
+    for key, param in arch.search_space.items():
+        if not space.is_param(param):
+            raise PluginError(
+                f"architecture {name!r}: search_space[{key!r}] must be nnbench.LogUniform, Uniform, "
+                f"IntRange or Choice, got {param!r}"
+            )
 
 
 def _check_task(task: object) -> str:
@@ -114,9 +134,14 @@ def get_registry() -> Registry:
     return _registry
 
 
-def _unknown(kind: str, name: str, known: list[str]) -> NnbenchError:
+def did_you_mean(name: str, known: list[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``known``, or an empty string."""
     close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> NnbenchError:
+    hint = did_you_mean(name, known)
     failed = [f.plugin for f in plugins.failures]
     also = f" (plugins that failed to load: {', '.join(failed)})" if failed else ""
     return NnbenchError(f"unknown {kind} {name!r}{hint} Known: {', '.join(sorted(known)) or 'none'}{also}")

@@ -15,13 +15,23 @@ from typing import Any
 
 from nnbench import config as suite_config
 from nnbench import measure, plugins
-from nnbench.executors import Job, make_executor
+from nnbench.executors import Job, drive, make_executor
 from nnbench.store import Store
 from nnbench.trial import failure_record
+from nnbench.tuning import TuningScheduler
 from nnbench.types import SuiteContext
 
 # Statuses that make `nnbench run` exit non-zero (documented in the README).
 FAILED_STATUSES = ("error", "timeout", "oom", "crashed")
+
+
+@dataclass
+class StudyState:
+    """A tuning study as the store holds it when the run starts (for ``--dry-run`` and the summary)."""
+
+    plan: suite_config.StudyPlan
+    tuned: int  # tuning trials with a result in the store
+    to_tune: int  # tuning trials still to run (new, or failed and retried)
 
 
 @dataclass
@@ -39,6 +49,7 @@ class RunSummary:
     interrupted: bool = False
     dry_run: bool = False
     to_run: list[suite_config.PlannedTrial] = field(default_factory=list)
+    studies: list[StudyState] = field(default_factory=list)
 
     @property
     def counts(self) -> Counter:
@@ -89,6 +100,8 @@ def run_suite(
 
     with Store(db) as store:
         done = store.finished_ids()
+        stored = {row["trial_id"]: row for row in store.trial_rows()} if matrix.studies else {}
+        scheduler = TuningScheduler([], matrix.studies, stored)
         summary = RunSummary(
             run_id=None,
             db_path=str(store.path),
@@ -102,6 +115,9 @@ def run_suite(
         summary.already_done = sum(p.spec.trial_id in done for p in runnable)
         summary.not_applicable = len(not_applicable)
         summary.to_run = [p for p in runnable if p.spec.trial_id not in done]
+        summary.studies = [
+            StudyState(s.plan, len(s.results), len(s.fresh) + len(s.retry)) for s in scheduler.studies
+        ]
         if dry_run:
             return summary
 
@@ -133,24 +149,35 @@ def run_suite(
 
         kind = executor or model.executor.kind
         runner = make_executor(
-            kind, workers=workers, timeout_s=model.executor.timeout, address=address or model.executor.address
+            kind,
+            workers=workers,
+            timeout_s=model.executor.timeout,
+            address=address or model.executor.address,
+            threads=model.threads or suite_config.default_threads(workers),
+            device=resolved_device,
         )
-        jobs = [Job(p.spec, p.arch_label) for p in summary.to_run]
+        scheduler.plain.extend(Job(p.spec, p.arch_label) for p in summary.to_run)
         from nnbench.progress import RunDisplay
 
-        with RunDisplay(len(jobs), console=console, quiet=quiet) as display:
+        with RunDisplay(scheduler.estimated_jobs(), console=console, quiet=quiet) as display:
 
             def on_start(job: Job) -> None:
                 budget = job.spec.budget
                 display.started(job.spec.trial_id, job.spec.label, budget.steps, budget.seconds)
 
+            def record_trial(record: dict[str, Any], curve: list, label: str) -> None:
+                record["run_id"] = run_id
+                store.write_trial(record, curve)
+                summary.records.append(record)
+                display.finished(record["trial_id"], label, record)
+                hook.trial_finished(record=record, ctx=ctx)
+
             try:
-                for job, record, curve in runner.run(jobs, on_progress=display.advance, on_start=on_start):
-                    record["run_id"] = run_id
-                    store.write_trial(record, curve)
-                    summary.records.append(record)
-                    display.finished(job.spec.trial_id, job.spec.label, record)
-                    hook.trial_finished(record=record, ctx=ctx)
+                runner.start(display.advance)
+                for job, record, curve in drive(runner, scheduler, on_start):
+                    record_trial(record, curve, job.spec.label)
+                for record in scheduler.pending_errors():
+                    record_trial(record, [], record["arch_label"])
             except KeyboardInterrupt:
                 summary.interrupted = True
         store.finish_run(run_id)

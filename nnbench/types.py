@@ -90,6 +90,14 @@ class TrialSpec:
     price_per_hour_usd: float | None = None
     plugin_files: tuple[str, ...] = ()  # loose plugin files the trial's process must load
     label: str = ""  # human label for progress lines
+    stage: str = "main"  # main (an ordinary trial) | tune (a tuning study's trial) | final (a tuned re-run)
+    size: str | None = None  # the architecture's named size, when the suite asked for one
+    study: str | None = None  # tune: the id of the tuning study this trial belongs to
+    tune_index: int | None = None  # tune: its position in the study (0, 1, ...)
+    hparams: dict[str, Any] | None = None  # tune and final: the sampled hyper-parameters (search-space keys)
+    tuned_from: str | None = None  # final: the id of the study whose best configuration it re-runs
+    tune_trials: int | None = None  # tune and final: tuning trials the study has (the same for every pair)
+    tune_sampler: str | None = None  # tune and final: tpe | random | qmc
 
 
 @dataclass
@@ -146,6 +154,12 @@ class Architecture:
     reference: ClassVar[bool] = (
         False  # a non-neural reference row (e.g. gradient-boosted trees), marked in reports
     )
+    # Named sizes (like minGPT's gpt-nano, gpt-micro): size name -> Config overrides, smallest first.
+    # ``size: [xs, s, m, l]`` in a suite sweeps them for the report's scaling section.
+    sizes: ClassVar[dict[str, dict[str, Any]]] = {}
+    # What a tuned suite may vary: Config field or "training.<setting>" -> nnbench.LogUniform,
+    # Uniform, IntRange or Choice (see nnbench.space). A suite can narrow or override it.
+    search_space: ClassVar[dict[str, Any]] = {}
 
     def build(self, task: TaskSpec, config: Any) -> torch.nn.Module:
         """Return a model mapping ``(B, *task.input_shape)`` to ``(B, *task.output_shape)``."""

@@ -92,3 +92,27 @@ def test_a_dead_ray_worker_marks_its_trial_crashed(ray_cluster, tmp_path, write_
     assert status["fault-abort"]["status"] == "crashed"
     assert status["fault-kill-ray-worker"]["status"] == "crashed"
     assert "Ray task failed" in status["fault-kill-ray-worker"]["error"]
+
+
+@pytest.mark.slow
+def test_a_tuned_suite_runs_on_ray(ray_cluster, tmp_path, write_suite):
+    # The cluster has 2 CPUs and trials take 1 thread: two tuning configurations are asked at a time.
+    path = write_suite(
+        f"""
+        name: ray-tuned
+        seeds: [0, 1]
+        threads: 1
+        budget: {{steps: 30}}
+        training: {{batch_size: 32, eval_every: 10}}
+        plugins: [{TEST_PLUGINS / "tunable.py"}]
+        executor: {{kind: ray, address: "{ray_cluster}"}}
+        tune: {{trials: 4, sampler: random, budget: {{steps: 10}}}}
+        tasks: [tabular-real]
+        architectures: [tiny-mlp]
+        """
+    )
+    summary = run_suite(path, db=tmp_path / "t.db", quiet=True)
+    assert summary.exit_code == 0, [r.get("error") for r in summary.failures]
+    stages = sorted(r["stage"] for r in summary.records)
+    assert stages == ["final", "final", "tune", "tune", "tune", "tune"]
+    assert all(r["executor_node"] for r in summary.records)

@@ -1,0 +1,209 @@
+"""Equal tuning budgets: each (architecture, task) pair of a tuned suite gets the same number of tuning
+trials, drawn by an Optuna sampler through its ask-and-tell interface, then a re-run of the best
+configuration on every seed.
+
+nnbench's store stays the record of every trial; Optuna only proposes. A study is rebuilt from the
+store at each ``nnbench run``: finished tuning trials are told to a fresh Optuna study in their order,
+a tuning trial that failed (error, timeout, crashed, oom) is retried with the values it had, and the
+missing ones are asked for, one per free worker. Nothing finished is run twice.
+
+Ids (see :meth:`nnbench.config.StudyPlan.trial_spec`): tuning trial ``i`` of a study and the final
+re-run on seed ``s`` have ids that do not depend on the sampled values, so a re-run of the suite finds
+them; a final whose values are not the study's current winner is run again.
+"""
+
+from __future__ import annotations
+
+import collections
+import warnings
+from typing import Any
+
+from nnbench.config import StudyPlan
+from nnbench.executors import Job
+from nnbench.store import FINAL_STATUSES
+from nnbench.trial import failure_record
+
+
+def _make_sampler(kind: str, seed: int, trials: int):
+    import optuna
+
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if kind == "qmc":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.QMCSampler(seed=seed, scramble=True)
+    # constant_liar: configurations asked while others run are steered away from those in flight.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # Optuna's default of 10 random start-up trials would leave a 16-trial study mostly random.
+        startup = max(2, min(10, trials // 3))
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True, n_startup_trials=startup)
+
+
+def best_trial(records: list[dict[str, Any]], higher_is_better: bool) -> dict[str, Any] | None:
+    """The tuning trial with the best validation score among those that finished ok (ties: lowest index)."""
+    scored = [r for r in records if r.get("status") == "ok" and r.get("val_score") is not None]
+    if not scored:
+        return None
+    sign = -1.0 if higher_is_better else 1.0
+    return min(scored, key=lambda r: (sign * r["val_score"], r.get("tune_index") or 0))
+
+
+class Study:
+    """One tuning study while a suite runs: what is done, what is in flight, what to start next."""
+
+    def __init__(self, plan: StudyPlan, stored: dict[str, dict[str, Any]]):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.plan = plan
+        self.distributions = {key: param.distribution() for key, param in plan.space.items()}
+        self.optuna = optuna.create_study(
+            direction="maximize" if plan.higher_is_better else "minimize",
+            sampler=_make_sampler(plan.tune.sampler, int(plan.study_id[:8], 16), plan.tune.trials),
+        )
+        self.results: dict[int, dict[str, Any]] = {}  # tune index -> record (finished, this run or before)
+        self.retry: collections.deque[tuple[int, dict[str, Any]]] = collections.deque()
+        self.fresh: collections.deque[int] = collections.deque()
+        self.in_flight: dict[int, Any] = {}  # tune index -> optuna trial
+        self.finals: collections.deque[Any] | None = None  # final specs to run, once tuning is done
+        self.final_errors: list[dict[str, Any]] = []  # finals that cannot run (no tuning trial ok)
+        self._stored = stored
+        self._resume()
+
+    # -- resume ---------------------------------------------------------------------------------
+    def _tune_spec(self, index: int, params: dict[str, Any]):
+        plan = self.plan
+        return plan.trial_spec(
+            stage="tune", seed=plan.tune_seed, budget=plan.tune_budget, params=params, tune_index=index
+        )
+
+    def _resume(self) -> None:
+        import optuna
+
+        for index in range(self.plan.tune.trials):
+            record = self._stored.get(self._tune_spec(index, {}).trial_id)
+            if record is None:
+                self.fresh.append(index)
+            elif record["status"] in FINAL_STATUSES:
+                self.results[index] = record
+                self.optuna.add_trial(
+                    optuna.trial.create_trial(
+                        params=record["hparams"], distributions=self.distributions, **self._outcome(record)
+                    )
+                )
+            else:
+                self.retry.append((index, record["hparams"]))
+
+    @staticmethod
+    def _outcome(record: dict[str, Any]) -> dict[str, Any]:
+        from optuna.trial import TrialState
+
+        if record.get("status") == "ok" and record.get("val_score") is not None:
+            return {"value": float(record["val_score"]), "state": TrialState.COMPLETE}
+        return {"state": TrialState.FAIL}
+
+    # -- scheduling -----------------------------------------------------------------------------
+    @property
+    def tuning_done(self) -> bool:
+        """Every tuning trial has a result (from this run or an earlier one)."""
+        return len(self.results) == self.plan.tune.trials
+
+    def remaining(self) -> int:
+        """Trials this study may still start in this run (tuning and finals, as far as known now)."""
+        if self.finals is not None:
+            finals = len(self.finals)
+        else:  # before the winner is known: the seeds without a final in the store
+            plan = self.plan
+            finals = sum(
+                self._stored.get(
+                    plan.trial_spec(stage="final", seed=seed, budget=plan.final_budget, params={}).trial_id,
+                    {},
+                ).get("status")
+                not in FINAL_STATUSES
+                for seed in plan.seeds
+            )
+        return len(self.fresh) + len(self.retry) + finals
+
+    def next_job(self) -> Job | None:
+        """The next tuning trial (asked now), the next final re-run, or None while tuning trials run."""
+        if self.retry or self.fresh:
+            if self.retry:
+                index, params = self.retry.popleft()
+                self.optuna.enqueue_trial(params, skip_if_exists=False)
+            else:
+                index = self.fresh.popleft()
+            trial = self.optuna.ask(self.distributions)
+            self.in_flight[index] = trial
+            return Job(self._tune_spec(index, dict(trial.params)), self.plan.arch_label)
+        if not self.tuning_done:
+            return None  # the last tuning trials are running; finals wait for the winner
+        if self.finals is None:
+            self._plan_finals()
+        if self.finals:
+            return Job(self.finals.popleft(), self.plan.arch_label)
+        return None
+
+    def finished(self, job: Job, record: dict[str, Any]) -> None:
+        """Tell Optuna the outcome of a tuning trial of this study."""
+        index = job.spec.tune_index
+        if job.spec.stage != "tune" or index not in self.in_flight:
+            return
+        trial = self.in_flight.pop(index)
+        outcome = self._outcome(record)
+        self.optuna.tell(trial, outcome.get("value"), state=outcome["state"])
+        self.results[index] = record
+
+    def _plan_finals(self) -> None:
+        plan = self.plan
+        best = best_trial(list(self.results.values()), plan.higher_is_better)
+        self.finals = collections.deque()
+        for seed in plan.seeds:
+            params = best["hparams"] if best is not None else {}
+            spec = plan.trial_spec(stage="final", seed=seed, budget=plan.final_budget, params=params)
+            stored = self._stored.get(spec.trial_id)
+            if best is None:
+                reason = f"no tuning trial of study {plan.study_id} finished ok: nothing to re-run"
+                if stored is None or stored.get("status") != "error" or stored.get("error") != reason:
+                    self.final_errors.append(failure_record(spec, "error", reason, plan.arch_label))
+                continue
+            if stored is not None and stored["status"] in FINAL_STATUSES and stored.get("hparams") == params:
+                continue  # already re-run with this winner
+            self.finals.append(spec)
+
+
+class TuningScheduler:
+    """The job source of a run: plain trials first, then each study's trials as workers free up."""
+
+    def __init__(self, jobs: list[Job], plans: list[StudyPlan], stored: dict[str, dict[str, Any]]):
+        self.plain = collections.deque(jobs)
+        self.studies = [Study(plan, stored) for plan in plans]
+        self._by_id = {study.plan.study_id: study for study in self.studies}
+
+    def estimated_jobs(self) -> int:
+        """How many trials this run will start (finals already run with the same winner are skipped later)."""
+        return len(self.plain) + sum(study.remaining() for study in self.studies)
+
+    def next_job(self) -> Job | None:
+        """A plain trial, else a job from the first study that has one ready."""
+        if self.plain:
+            return self.plain.popleft()
+        for study in self.studies:
+            job = study.next_job()
+            if job is not None:
+                return job
+        return None
+
+    def finished(self, job: Job, record: dict[str, Any]) -> None:
+        """Route a finished tuning trial to its study."""
+        study = self._by_id.get(job.spec.study or "")
+        if study is not None:
+            study.finished(job, record)
+
+    def pending_errors(self) -> list[dict[str, Any]]:
+        """Records of finals that cannot run (their study found no working configuration); taken once."""
+        errors = [record for study in self.studies for record in study.final_errors]
+        for study in self.studies:
+            study.final_errors = []
+        return errors
