@@ -207,7 +207,7 @@ def _print_plan(summary) -> None:
 @debug_option
 def list_(what, as_json, plugin_files) -> None:
     """List the installed architectures or tasks."""
-    from nnbench import registry
+    from nnbench import registry, space
 
     _load_plugin_files(plugin_files)
     reg = registry.get_registry()
@@ -221,6 +221,8 @@ def list_(what, as_json, plugin_files) -> None:
                     "kinds": sorted(arch.kinds),
                     "plugin": reg.owners[("architecture", name)],
                     "description": (type(arch).__doc__ or "").strip().splitlines()[0:1],
+                    "sizes": {size: dict(options) for size, options in arch.sizes.items()},
+                    "search_space": {key: space.describe(p) for key, p in arch.search_space.items()},
                 }
             )
     else:
@@ -253,13 +255,15 @@ def list_(what, as_json, plugin_files) -> None:
 
         table = Table(title=what)
         columns = (
-            ["name", "modalities", "kinds", "plugin"]
+            ["name", "modalities", "kinds", "sizes", "plugin"]
             if what == "architectures"
             else ["name", "tier", "modality", "kind", "metric", "target"]
         )
         for row in rows:
             if row.get("needs"):
                 row["modality"] = "needs " + ", ".join(f"{k}:" for k in row["needs"])
+            if "sizes" in row:
+                row["sizes"] = list(row["sizes"])
         for column in columns:
             table.add_column(column)
         for row in rows:

@@ -75,6 +75,37 @@ def test_suite_doc_example_is_valid(tmp_path):
     assert all(t.not_applicable is None for t in matrix.trials)
 
 
+def test_tuned_suite_doc_example_plans_one_study_per_pair(tmp_path):
+    from nnbench import config
+
+    body = doc_files("suites.md")["tuned-suite.yaml"]
+    (tmp_path / "tuned-suite.yaml").write_text(body)
+    matrix = config.expand(config.load_suite(tmp_path / "tuned-suite.yaml"), "cpu")
+    assert len(matrix.studies) == 3  # cnn does not take tables: its two seeds there are n/a
+    assert len(matrix.trials) == 2 and all(t.not_applicable for t in matrix.trials)
+    by_pair = {(s.architecture, s.task): s for s in matrix.studies}
+    cnn = by_pair[("cnn", "digits")]
+    assert cnn.tune.trials == 8 and cnn.tune_budget.steps == 100 and cnn.final_budget.steps == 300
+    assert set(cnn.space) >= {"training.lr", "channels"} and "depth" not in cnn.space
+    assert cnn.base_config["depth"] == 2
+    assert by_pair[("mlp", "tabular-real")].tune.trials == 4
+
+
+@pytest.mark.slow
+def test_plugin_tutorial_sizes_and_search_space_work(tmp_path):
+    (tmp_path / "my_gmlp.py").write_text(doc_files("plugins.md")["my_gmlp.py"])
+    (tmp_path / "s.yaml").write_text(
+        "name: g\nseeds: [0]\nthreads: 1\nbudget: {steps: 10}\nplugins: [my_gmlp.py]\nexecutor: {kind: inline}\n"
+        "tune: {trials: 2, budget: {steps: 5}}\ntasks: [tabular-real]\n"
+        "architectures: [{name: gmlp, size: [xs, m]}]\n"
+    )
+    result = run_cli("run", "s.yaml", "--db", "r.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = nnbench.load_results(tmp_path / "r.db")
+    assert sorted(rows.stage) == ["final", "final", "tune", "tune", "tune", "tune"]
+    assert set(rows["size"]) == {"xs", "m"}
+
+
 def test_readme_suite_is_valid(tmp_path):
     from nnbench import config
 
