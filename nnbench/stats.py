@@ -11,7 +11,11 @@ The rules come from MEASUREMENT.md ("Across seeds and trials"):
 - across tasks: an AlgoPerf-style performance profile (:func:`performance_profile`);
 - ranks tie when 95% intervals overlap (:func:`rank_with_ties`);
 - two runs: ratio of medians with a significance test; within the noise is "same"
-  (:func:`compare_samples`).
+  (:func:`compare_samples`);
+- tuning studies: the best score so far (:func:`best_so_far`) and the one a study selects
+  (:func:`best_index`);
+- size sweeps: a power law fitted by least squares on logarithms with a t interval for its exponent
+  (:func:`power_law_fit`), and the compute-efficient frontier (:func:`compute_frontier`).
 
 Everything here is a pure function of numbers (numpy arrays, pandas frames); nothing reads the store
 or writes files, so each is tested against known answers in ``tests/test_stats.py``.
@@ -517,3 +521,110 @@ def curve_band(points: pd.DataFrame, by: str = "arch_label") -> pd.DataFrame:
         n=("value", "size"),
     ).reset_index()
     return band[columns]
+
+
+# ---------------------------------------------------------------------------------------------
+# tuning studies and scaling sweeps
+
+
+def best_so_far(values: Iterable[Any], *, higher_is_better: bool = True) -> np.ndarray:
+    """The best value among the first ``i + 1`` of ``values``, for each ``i`` (a tuning curve).
+
+    Missing values (a tuning trial that failed) carry the best so far forward; positions before the
+    first finite value are NaN.
+    """
+    array = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=float)
+    out = np.full(len(array), np.nan)
+    best = math.nan
+    for i, value in enumerate(array):
+        if math.isfinite(value) and (
+            math.isnan(best) or (value > best if higher_is_better else value < best)
+        ):
+            best = value
+        out[i] = best
+    return out
+
+
+def best_index(values: Sequence[Any], *, higher_is_better: bool = True) -> int | None:
+    """Position of the best finite value (the first of equal ones, as a study selects); None if none."""
+    array = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=float)
+    finite = np.flatnonzero(np.isfinite(array))
+    if not len(finite):
+        return None
+    scores = array[finite] if higher_is_better else -array[finite]
+    return int(finite[int(np.argmax(scores))])  # argmax returns the first of equal maxima
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    """``y = exp(intercept) * x ** exponent``, fitted on ``n`` points of ``x`` from ``x_min`` to ``x_max``.
+
+    ``low`` and ``high`` bound the exponent's interval at ``confidence``.
+    """
+
+    exponent: float
+    intercept: float
+    low: float
+    high: float
+    n: int
+    x_min: float
+    x_max: float
+    confidence: float = CONFIDENCE
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The exponent's confidence interval ``(low, high)``."""
+        return self.low, self.high
+
+    def predict(self, x: Any) -> np.ndarray:
+        """The fitted ``y`` at ``x``."""
+        return np.exp(self.intercept) * np.asarray(x, dtype=float) ** self.exponent
+
+
+def power_law_fit(x: Sequence[float], y: Sequence[float], *, confidence: float = CONFIDENCE) -> PowerLawFit:
+    """Fit ``log(y) = a + b log(x)`` by ordinary least squares; ``b`` is the power law's exponent.
+
+    The exponent's interval is ``b ± t * se(b)``, with the OLS standard error
+    ``se(b) = sqrt(SSR / (n - 2) / sum((log x - mean log x) ** 2))`` and ``t`` the two-sided
+    ``confidence`` quantile of Student's t on ``n - 2`` degrees of freedom; points on an exact power
+    law give an interval of width zero (up to rounding). Refuses (ValueError) fewer than three points,
+    values that are not finite and positive (they have no logarithm), and x values that are all equal.
+    """
+    from scipy.stats import t as student_t
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError("x and y must be one-dimensional and of the same length")
+    n = len(x)
+    if n < 3:
+        raise ValueError(f"a power-law fit needs at least 3 points, got {n}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all() and (x > 0).all() and (y > 0).all()):
+        raise ValueError("a power-law fit needs finite, positive x and y (it fits their logarithms)")
+    log_x, log_y = np.log(x), np.log(y)
+    centred = log_x - log_x.mean()
+    spread = float(np.sum(centred**2))
+    if spread == 0:
+        raise ValueError("a power-law fit needs at least two distinct x values")
+    slope = float(np.sum(centred * (log_y - log_y.mean())) / spread)
+    intercept = float(log_y.mean() - slope * log_x.mean())
+    residual = log_y - (intercept + slope * log_x)
+    stderr = math.sqrt(float(np.sum(residual**2)) / (n - 2) / spread)
+    half = float(student_t.ppf(0.5 + confidence / 2, n - 2)) * stderr
+    return PowerLawFit(
+        slope, intercept, slope - half, slope + half, n, float(x.min()), float(x.max()), confidence
+    )
+
+
+def compute_frontier(
+    compute: Sequence[float], quality: Sequence[float], *, higher_is_better: bool = True
+) -> np.ndarray:
+    """Indices of the compute-efficient frontier, cheapest first.
+
+    Over the points sorted by ``compute`` (e.g. training FLOPs), a point is on the frontier when its
+    quality is better than that of every cheaper point: each one is where spending more compute first
+    buys a better result. Of points with equal compute only the best can be on it; points with a
+    missing coordinate never are (see :func:`pareto_front`, whose mask this orders).
+    """
+    compute = np.asarray(compute, dtype=float)
+    on = np.flatnonzero(pareto_front(compute, quality, higher_is_better=higher_is_better))
+    return on[np.argsort(compute[on], kind="stable")]

@@ -81,7 +81,17 @@ class Dom(HTMLParser):
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("browser")
-    db = synthetic.write_store(folder / "store.db", tasks=3, architectures=4, seeds=3, hostile=True)
+    # a tuned, size-swept suite, so the tuning and scaling sections are drawn too
+    db = synthetic.write_store(
+        folder / "store.db",
+        tasks=3,
+        architectures=4,
+        seeds=3,
+        hostile=True,
+        sizes=synthetic.SIZES,
+        tuning=3,
+        tuned_tasks=1,
+    )
     return build_report(db, output=folder / "report.html")
 
 
@@ -113,6 +123,12 @@ def _figure_ids(report: Path) -> set[str]:
 def test_every_figure_is_drawn(report_file, browsed):
     expected = _figure_ids(report_file)
     assert len(expected) >= 3 * 4 + 2  # four per task, the heatmap and the profile
+    assert {
+        "fig-1-tuning-curve",
+        "fig-1-tuning-spread",
+        "fig-3-scaling-flops",
+        "fig-3-scaling-params",
+    } <= expected
     dom = Dom(browsed[0].stdout)
     assert dom.drawn == expected, sorted(expected - dom.drawn)
 

@@ -426,6 +426,64 @@ def test_rows_without_a_label_are_told_apart_by_their_config(tmp_path):
     ]
 
 
+def with_tuning(results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` with digits' cnn rows as the final re-runs of a study, plus that study's tuning trials:
+    one with a spectacular test score, one failed, and a study (``ghost``) that has no final yet."""
+    results = results.assign(stage="main")
+    cnn = (results["task"] == "digits") & (results["architecture"] == "cnn")
+    results.loc[cnn, ["stage", "arch_label"]] = ["final", "cnn width=32 (tuned)"]
+    template = results[cnn].iloc[0].to_dict()
+    tune = []
+    for i, (label, score, status) in enumerate(
+        [
+            ("cnn width=32 (tuned)", 0.9999, "ok"),  # spectacular, on a tuning budget: never ranked
+            ("cnn width=32 (tuned)", math.nan, "error"),  # never a failure of the page
+            ("ghost (tuned)", 1.0, "ok"),
+        ]
+    ):
+        study = "study-" + label.split()[0]
+        tune.append(
+            template
+            | {"trial_id": f"tune-{i}", "arch_label": label, "architecture": label.split()[0]}
+            | {"stage": "tune", "study": study, "tune_index": i, "tune_trials": 2, "seed": 0}
+            | {"status": status, "error": "tuning boom" if status == "error" else None}
+            | {"val_score": score, "test_score": score, "hparams": {"width": 32 + i}, "train_s": 0.01}
+        )
+    return pd.concat([results, pd.DataFrame(tune)], ignore_index=True)
+
+
+def test_tuning_trials_never_compete(tmp_path):
+    page_text = write_report(
+        with_tuning(make_results()), make_curves(), make_runs(), tmp_path / "r.html"
+    ).read_text("utf-8")
+    page = Page(page_text)
+    digits, toy2d = leaderboards(page)
+    cnn = next(row for row in digits if row["architecture"] == "cnn width=32 (tuned)")
+    assert cnn["test accuracy (mean ± std)"].startswith("0.96 ± ") and cnn["n seeds"] == "2"
+    everywhere = [row["architecture"] for board in (digits, toy2d) for row in board]
+    assert "ghost (tuned)" not in everywhere and "0.9999" not in {
+        row["best"] for row in tables(page, "summary")[0]
+    }
+    assert "ghost (tuned)" not in {row["architecture"] for row in tables(page, "across")[0]}
+    assert "tuning boom" not in {row["reason"] for row in tables(page, "failures")[0]}
+    figures = json.loads(page.script_text["nnbench-figures"])
+    drawn = [y for trace in figures["fig-1-quality-time"]["data"] for y in trace["y"]]
+    assert 0.9999 not in drawn and 1.0 not in drawn
+    assert all("ghost" not in row for row in figures["fig-heatmap"]["data"][0]["customdata"][0])
+    # the tuning section is where they show, with the failed trial counted
+    tuning = {row["architecture"]: row for row in tables(page, "tuning")[0]}
+    assert (tuning["cnn width=32 (tuned)"]["trials"], tuning["cnn width=32 (tuned)"]["ok"]) == ("2", "1")
+    assert tuning["ghost (tuned)"]["best val accuracy"] == "1"
+    assert "plus 3 tuning trials" in " ".join(page_text.split())
+
+
+def test_a_page_without_tune_or_sized_rows_has_neither_section(report):
+    ids = report[2].ids
+    assert not {"tuning", "scaling"} & ids
+    assert "<h2>Tuning</h2>" not in report[1] and "<h2>Scaling</h2>" not in report[1]
+    assert "tuning trial" not in report[1].replace(get_plotlyjs(), "")
+
+
 @pytest.mark.parametrize("results", [pd.DataFrame(columns=RESULT_COLUMNS), pd.DataFrame()])
 def test_no_trials_gives_a_page_that_says_so(tmp_path, results):
     path = write_report(results, pd.DataFrame(), make_runs(), tmp_path / "empty" / "r.html")
@@ -437,14 +495,31 @@ def test_no_trials_gives_a_page_that_says_so(tmp_path, results):
 
 # -- the full page from a store ------------------------------------------------------------------
 
-SECTIONS = ("summary", "across-tasks", "failures", "not-applicable", "environment", "micro-benchmarks")
+SECTIONS = (
+    "summary",
+    "tuning",
+    "scaling",
+    "across-tasks",
+    "failures",
+    "not-applicable",
+    "environment",
+    "micro-benchmarks",
+)
 TASK_TABLES = ("leaderboard", "targets", "resources")
+TUNED_TASKS = 2  # of the hostile store's 4: the others run every size untuned
 
 
 @pytest.fixture(scope="module")
 def hostile_store(tmp_path_factory):
     return synthetic.write_store(
-        tmp_path_factory.mktemp("store") / "hostile.db", tasks=4, architectures=5, seeds=4, hostile=True
+        tmp_path_factory.mktemp("store") / "hostile.db",
+        tasks=4,
+        architectures=5,
+        seeds=4,
+        hostile=True,
+        sizes=synthetic.SIZES,
+        tuning=4,
+        tuned_tasks=TUNED_TASKS,
     )
 
 
@@ -497,6 +572,86 @@ def test_every_section_is_present(full_report):
         assert phrase in text
 
 
+def test_tuning_and_scaling_sections(full_report):
+    text, page = full_report
+    figures = json.loads(page.script_text["nnbench-figures"])
+    for heading in (
+        "<h2>Tuning</h2>",
+        "<h2>Scaling</h2>",
+        "<h4>Power-law fits</h4>",
+        "<h4>Tuning curves</h4>",
+    ):
+        assert heading in text
+    # tuning: the tuned tasks only, each with its budget sentence, two figures and a table
+    assert {f"tuning-{i}" for i in range(1, TUNED_TASKS + 1)} <= page.ids and "tuning-3" not in page.ids
+    for index in range(1, TUNED_TASKS + 1):
+        assert {f"fig-{index}-tuning-curve", f"fig-{index}-tuning-spread"} <= set(figures)
+    assert (
+        text.count("Every architecture got 4 tuning trials of 300 steps or 30 s each (sampler tpe)")
+        == TUNED_TASKS
+    )
+    assert 'class="warning"' not in text  # the synthetic studies are alike
+    studies = tables(page, "tuning")
+    assert len(studies) == TUNED_TASKS and all(len(rows) == 4 * 4 for rows in studies)  # 4 families x 4 sizes
+    assert all(
+        row["selected hyper-parameters"].startswith("training.lr=") for rows in studies for row in rows
+    )
+    # scaling: every task (all are sized), both axes, a fit per family and a frontier on FLOPs
+    for index in range(1, 5):
+        assert {f"fig-{index}-scaling-flops", f"fig-{index}-scaling-params"} <= set(figures)
+    fits = tables(page, "scaling-fits")
+    assert len(fits) == 4 and len(tables(page, "frontier")) == 4
+    untuned = {row["family"] for rows in fits[TUNED_TASKS:] for row in rows}  # each task lacks an n/a pair
+    assert untuned == {
+        "arch1",
+        "arch2",
+        "arch3",
+        f"{synthetic.HOSTILE_ARCH} note={synthetic.HOSTILE_CONFIG_NOTE}",
+    }
+    assert {row["family"] for row in fits[0]} == {f"{family} (tuned)" for family in untuned}
+    # arch3's FLOPs were not counted: it has a fit against parameters only, and a note says why
+    arch3 = [row["against"] for row in fits[TUNED_TASKS] if row["family"] == "arch3"]
+    assert arch3 == ["parameters"]
+    assert re.search(r"training FLOPs were not counted: arch3 \(1[0-6] trials\)", text)
+    fitted = [row for rows in fits for row in rows if row["exponent b"] != "—"]
+    assert fitted and all(float(row["exponent b"]) < 0 for row in fitted)  # error falls with scale
+    assert all(row["sizes"] == "4" for row in fitted)
+    # plotly accepts every new figure, and each axis says what it is, with units
+    template = json.loads(page.script_text["nnbench-template"])
+    for fig_id in (
+        "fig-1-tuning-curve",
+        "fig-1-tuning-spread",
+        "fig-3-scaling-flops",
+        "fig-3-scaling-params",
+    ):
+        go.Figure(figures[fig_id] | {"layout": figures[fig_id]["layout"] | {"template": template}})
+    axes = {
+        fig_id: (
+            figures[fig_id]["layout"]["xaxis"]["title"]["text"],
+            figures[fig_id]["layout"]["yaxis"]["title"]["text"],
+        )
+        for fig_id in ("fig-1-tuning-curve", "fig-3-scaling-flops", "fig-3-scaling-params")
+    }
+    assert axes == {
+        "fig-1-tuning-curve": (
+            "tuning trials spent (count)",
+            "best validation accuracy (higher is better) so far",
+        ),
+        "fig-3-scaling-flops": ("total training FLOPs, log scale", "test mse (lower is better)"),
+        "fig-3-scaling-params": ("parameters (count), log scale", "test mse (lower is better)"),
+    }
+    assert figures["fig-3-scaling-flops"]["layout"]["xaxis"]["type"] == "log"
+    assert any(
+        trace["name"] == "compute-efficient frontier" for trace in figures["fig-3-scaling-flops"]["data"]
+    )
+    # the tuning trials are still not on the leaderboards
+    for board in leaderboards(page):
+        labels = [row["architecture"] for row in board]
+        assert len(labels) == len(set(labels))
+        tuned = [row for row in board if row["architecture"].endswith("(tuned)")]
+        assert all(row["n seeds"] in ("3", "4") for row in tuned)  # the finals' seeds, not a tuning seed
+
+
 def test_hostile_names_from_the_store_are_escaped(full_report):
     text, page = full_report
     for raw in (
@@ -514,6 +669,12 @@ def test_hostile_names_from_the_store_are_escaped(full_report):
     assert synthetic.HOSTILE_TASK in {row["task"] for row in tables(page, "summary")[0]}
     errors = [row["reason"] for row in tables(page, "failures")[0]]
     assert errors and set(errors) == {synthetic.HOSTILE_ERROR}
+    # the tuning and scaling sections show hostile names as written, never as markup
+    hostile = f"{synthetic.HOSTILE_ARCH} size=s note={synthetic.HOSTILE_CONFIG_NOTE} (tuned)"
+    assert hostile in {row["architecture"] for row in tables(page, "tuning")[0]}
+    family = f"{synthetic.HOSTILE_ARCH} note={synthetic.HOSTILE_CONFIG_NOTE}"
+    assert family in {row["family"] for row in tables(page, "scaling-fits")[-1]}  # task 4, untuned
+    assert html.unescape(text).count(f'<h3 id="tuning-2">{synthetic.HOSTILE_TASK}</h3>') == 1
 
 
 def test_reference_rows_are_marked(full_report):
@@ -686,6 +847,18 @@ def test_compare_matches_on_identity_when_ids_differ_and_sees_a_slowdown(compare
     assert "AMD EPYC" in (tmp_path / "c.html").read_text("utf-8")
 
 
+def test_compare_leaves_tuning_trials_out_of_the_comparison(tmp_path):
+    from nnbench.report.compare import compare_runs
+
+    options = {"tasks": 1, "architectures": 2, "seeds": 3, "failures": False, "tuning": 4}
+    a = synthetic.write_store(tmp_path / "a.db", **options)
+    b = synthetic.write_store(tmp_path / "b.db", **options)
+    result = compare_runs(str(a), str(b))
+    assert result.matched == 3 + 4 + 3  # the reference's trials, the study's and its finals
+    tuned = [row for row in result.rows if row["label"].endswith("(tuned)")]
+    assert [row["pairs"] for row in tuned] == [3]  # the finals only, not mixed with the tuning budget
+
+
 # -- the commands (registered on the nnbench group by cli.py) ---------------------------------------
 
 
@@ -717,6 +890,16 @@ def test_commands_write_their_files(group, compare_stores, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(tmp_path / "x.out")) == 36
+
+
+def test_report_command_on_a_tuned_sized_store(hostile_store, tmp_path):
+    from nnbench.cli import cli
+
+    result = CliRunner().invoke(cli, ["report", "--db", str(hostile_store), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "r.html").read_text("utf-8")
+    assert "<h2>Tuning</h2>" in text and "<h2>Scaling</h2>" in text
+    assert len(tables(Page(text), "scaling-fits")) == 4
 
 
 @pytest.mark.parametrize(

@@ -231,3 +231,81 @@ def test_permutation_test_is_exact_for_small_samples():
     # and {1, 2, 10} | {3, 11, 12} with its mirror differ by as much
     assert stats.permutation_p([1, 2, 3], [10, 11, 12]) == pytest.approx(0.2)
     assert stats.permutation_p([1, 2, 3], [1, 2, 3]) == 1.0
+
+
+# -- tuning studies and scaling sweeps ----------------------------------------------------------------
+
+
+def test_best_so_far_carries_the_best_across_failures():
+    assert stats.best_so_far([0.5, None, 0.3, 0.7, math.nan]) == pytest.approx([0.5, 0.5, 0.5, 0.7, 0.7])
+    low = stats.best_so_far([math.nan, 0.5, 0.6, 0.3], higher_is_better=False)
+    assert math.isnan(low[0]) and list(low[1:]) == [0.5, 0.5, 0.3]
+    assert len(stats.best_so_far([])) == 0
+
+
+def test_best_index_takes_the_first_of_equal_scores():
+    assert stats.best_index([0.2, 0.9, None, 0.9]) == 1
+    assert stats.best_index([0.2, 0.1, 0.1], higher_is_better=False) == 1
+    assert stats.best_index([None, math.nan]) is None
+
+
+def test_power_law_fit_recovers_a_known_exponent_through_noise():
+    rng = np.random.default_rng(0)
+    x = np.geomspace(1e6, 1e12, 8)
+    y = 3.0 * x**-0.3 * np.exp(rng.normal(0, 0.03, size=len(x)))
+    fit = stats.power_law_fit(x, y)
+    assert fit.n == 8 and (fit.x_min, fit.x_max) == (1e6, 1e12)
+    assert fit.exponent == pytest.approx(-0.3, abs=0.02)
+    assert fit.low < -0.3 < fit.high and fit.interval == (fit.low, fit.high)
+    assert 0 < fit.high - fit.low < 0.05
+    assert fit.predict([1e9]) == pytest.approx(3.0 * 1e9**-0.3, rel=0.1)
+
+
+def test_power_law_fit_of_an_exact_law_has_a_zero_width_interval():
+    x = np.array([1.0, 10.0, 100.0])
+    fit = stats.power_law_fit(x, 2.0 * x**0.5)
+    assert fit.exponent == pytest.approx(0.5) and fit.intercept == pytest.approx(math.log(2.0))
+    assert fit.high - fit.low == pytest.approx(0.0, abs=1e-9)
+
+
+def test_power_law_interval_uses_t_on_n_minus_2_degrees_of_freedom():
+    # log y = 0, 1, 0 at log x = 0, 1, 2: slope 0, residuals 1/3, -2/3, 1/3, se = sqrt((2/3) / 1 / 2)
+    x = np.exp([0.0, 1.0, 2.0])
+    fit = stats.power_law_fit(x, np.exp([0.0, 1.0, 0.0]))
+    half = 12.706204736 * math.sqrt(1 / 3)  # t(0.975, 1 df)
+    assert fit.exponent == pytest.approx(0.0, abs=1e-12)
+    assert (fit.low, fit.high) == pytest.approx((-half, half))
+
+
+def test_power_law_interval_covers_the_true_exponent_about_95_percent_of_the_time():
+    rng = np.random.default_rng(2)
+    x = np.geomspace(1, 1e4, 5)
+    fits = [stats.power_law_fit(x, x**-0.5 * np.exp(rng.normal(0, 0.2, 5))) for _ in range(400)]
+    covered = sum(fit.low <= -0.5 <= fit.high for fit in fits)
+    assert 0.91 <= covered / 400 <= 0.99
+
+
+@pytest.mark.parametrize(
+    "x, y, message",
+    [
+        ([1.0, 10.0], [1.0, 0.5], "at least 3 points"),
+        ([1.0, 10.0, 100.0], [1.0, 0.0, 0.5], "positive"),
+        ([1.0, -10.0, 100.0], [1.0, 0.5, 0.5], "positive"),
+        ([1.0, math.nan, 100.0], [1.0, 0.5, 0.5], "finite"),
+        ([5.0, 5.0, 5.0], [1.0, 0.5, 0.2], "distinct x"),
+    ],
+)
+def test_power_law_fit_refuses_what_it_cannot_fit(x, y, message):
+    with pytest.raises(ValueError, match=message):
+        stats.power_law_fit(x, y)
+
+
+def test_compute_frontier_on_hand_made_points():
+    flops = [1, 2, 3, 4, 5, 2, math.nan]
+    score = [0.5, 0.4, 0.7, 0.7, 0.9, 0.6, 0.99]
+    # 2 (0.4) is beaten by 1 (0.5); at equal compute 2 only the better (0.6) counts; 4 only ties 3;
+    # the point without a FLOPs count is never on it
+    assert list(stats.compute_frontier(flops, score)) == [0, 5, 2, 4]
+    loss = [1.0, 0.8, 0.9, 0.5]
+    assert list(stats.compute_frontier([4, 1, 2, 3], loss, higher_is_better=False)) == [1, 3]
+    assert list(stats.compute_frontier([], [])) == []

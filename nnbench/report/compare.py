@@ -5,7 +5,9 @@ differ (the id includes the device kind and budget, so a GPU run never shares id
 matched on architecture, its config, task, its config and seed. Per (architecture, task) the page
 and the text table give, for training time, median step time and test score, the medians of A and B,
 their ratio B/A, the p-value of the two-sided test (:func:`nnbench.stats.compare_samples`) and a
-verdict: "faster"/"slower" or "better"/"worse" only when the test says so, else "same".
+verdict: "faster"/"slower" or "better"/"worse" only when the test says so, else "same". Tuning
+trials (stage ``tune``) are matched but not compared: they share a label with their study's final
+re-runs, which ran on another budget.
 """
 
 from __future__ import annotations
@@ -144,6 +146,9 @@ def compare_runs(a_spec: str, b_spec: str, *, alpha: float = stats.ALPHA) -> Com
     result = Comparison(a, b, len(pairs), by_id, only_a, only_b)
     if pairs.empty:
         return result
+    # a study's tuning trials share their label with its final re-runs, on another budget: not compared
+    if "stage_a" in pairs:
+        pairs = pairs[pairs["stage_a"].fillna("main").astype(str) != "tune"]
     label_a = pairs["arch_label_a"] if "arch_label_a" in pairs else pairs["architecture_a"]
     pairs = pairs.assign(_label=label_a.where(label_a.notna(), pairs["architecture_a"]).astype(str))
     for (label, task), rows in pairs.groupby(["_label", "task_a"], sort=True):

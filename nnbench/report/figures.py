@@ -397,3 +397,205 @@ def performance_profile(
         xaxis=_axis("tau: time to target / fastest architecture's time (×)", range=[1, 4]),
         yaxis=_axis("share of tasks within tau", range=[-0.02, 1.02], tickformat=".0%"),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# tuning studies
+
+
+def tuning_curves(
+    studies: list[dict],
+    *,
+    metric: object = None,
+    higher_is_better: bool = True,
+    colors: dict[str, str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Per study, the best validation score so far against tuning trials spent (1..N).
+
+    ``studies`` are :func:`nnbench.report.tuning_section.study_rows` dicts (``label``, ``order``,
+    ``values``). Faint dots are each trial's own validation score; a failed trial has none and the
+    line carries the best so far across it.
+    """
+    colors = colors or architecture_colors(s["label"] for s in studies)
+    data = []
+    for study in studies:
+        name = plotly_text(study["label"])
+        color = colors.get(study["label"], "#59636e")
+        best = stats.best_so_far(study["values"], higher_is_better=higher_is_better)
+        data.append(
+            {
+                "type": "scatter",
+                "x": study["order"],
+                "y": study["values"],
+                "mode": "markers",
+                "name": name,
+                "legendgroup": name,
+                "showlegend": False,
+                "marker": {"size": 6, "color": _rgba(color, 0.4)},
+                "hovertemplate": f"{name}<br>tuning trial %{{x}}<br>validation %{{y:.4g}}<extra></extra>",
+            }
+        )
+        data.append(
+            {
+                "type": "scatter",
+                "x": study["order"],
+                "y": best.tolist(),
+                "mode": "lines",
+                "line": {"shape": "hv", "width": 2, "color": color},
+                "name": name,
+                "legendgroup": name,
+                "hovertemplate": f"{name}<br>after %{{x}} trial(s)<br>best so far %{{y:.4g}}<extra></extra>",
+            }
+        )
+    return _figure(
+        data,
+        plotly_text(title) if title else "Tuning curves",
+        xaxis=_axis("tuning trials spent (count)", rangemode="tozero", dtick=_count_tick(studies)),
+        yaxis=_axis(f"best validation {metric_axis_title(metric, higher_is_better)} so far"),
+    )
+
+
+def _count_tick(studies: list[dict]) -> int | None:
+    """Whole-number ticks on a short count axis; plotly's own choice past 20."""
+    longest = max((len(s["order"]) for s in studies), default=0)
+    return 1 if longest <= 20 else None
+
+
+def tuning_spread(
+    studies: list[dict],
+    *,
+    metric: object = None,
+    higher_is_better: bool = True,
+    colors: dict[str, str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """A box per study over the validation scores of its tuning trials, every trial drawn as a dot.
+
+    A narrow box means the architecture scores about the same wherever the sampler looked (it is
+    not sensitive to its hyper-parameters); a tall one means tuning mattered.
+    """
+    colors = colors or architecture_colors(s["label"] for s in studies)
+    data = []
+    for position, study in enumerate(studies):
+        name = plotly_text(study["label"])
+        values = [v for v in study["values"] if v is not None and math.isfinite(v)]
+        data.append(
+            {
+                "type": "box",
+                "x": [position] * len(values),
+                "y": values,
+                "name": name,
+                "boxpoints": "all",
+                "jitter": 0.4,
+                "pointpos": 0,
+                "marker": {"color": colors.get(study["label"], "#59636e"), "size": 5},
+                "line": {"width": 1.5},
+                "hoverinfo": "y+name",
+            }
+        )
+    return _figure(
+        data,
+        plotly_text(title) if title else "Validation scores across each tuning study",
+        xaxis=_axis(
+            "architecture (one box per tuning study)",
+            tickmode="array",
+            tickvals=list(range(len(studies))),
+            ticktext=[plotly_text(_short(s["label"])) for s in studies],
+        ),
+        yaxis=_axis(f"validation {metric_axis_title(metric, higher_is_better)} per tuning trial"),
+        showlegend=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# scaling sweeps
+
+
+def scaling(
+    points: pd.DataFrame,
+    *,
+    x_title: str,
+    metric: object = None,
+    higher_is_better: bool = True,
+    colors: dict[str, str] | None = None,
+    fits: dict[str, Any] | None = None,
+    frontier: pd.DataFrame | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Test score against a measure of scale (training FLOPs, parameters) on a log x axis.
+
+    ``points`` holds one row per (``family``, ``size``) with ``x``, ``mean``, ``low``, ``high`` and
+    ``n`` (see :func:`nnbench.report.scaling_section.size_points`): a line per family through its
+    sizes, each point labelled with its size and with error bars of the 95% bootstrap interval over
+    seeds. ``fits`` maps a family to its fitted curve ``(xs, ys)``, drawn dashed; ``frontier`` (rows
+    of ``points``, cheapest first) is drawn as the compute-efficient frontier.
+    """
+    colors = colors or architecture_colors(points["family"] if len(points) else [])
+    data = []
+    for family, rows in points.groupby("family", sort=True):
+        rows = rows.sort_values("x")
+        color = colors.get(str(family), "#59636e")
+        name = plotly_text(family)
+        two = rows["n"].to_numpy() > 1
+        mean = rows["mean"].to_numpy(dtype=float)
+        data.append(
+            {
+                "type": "scatter",
+                "x": rows["x"].astype(float).tolist(),
+                "y": mean.tolist(),
+                "mode": "lines+markers+text",
+                "text": [plotly_text(s) for s in rows["size"]],
+                "textposition": "top center",
+                "name": name,
+                "legendgroup": name,
+                "line": {"color": color, "width": 2},
+                "marker": {"size": 9, "color": color},
+                "error_y": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": np.where(two, rows["high"].to_numpy(dtype=float) - mean, 0.0).tolist(),
+                    "arrayminus": np.where(two, mean - rows["low"].to_numpy(dtype=float), 0.0).tolist(),
+                    "color": color,
+                    "thickness": 1,
+                },
+                "customdata": rows["n"].astype(int).tolist(),
+                "hovertemplate": f"{name} %{{text}}<br>x %{{x:.3g}}<br>mean %{{y:.4g}} over %{{customdata}} seed(s)"
+                "<extra></extra>",
+            }
+        )
+        if fits and family in fits:
+            xs, ys = fits[family]
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": list(xs),
+                    "y": list(ys),
+                    "mode": "lines",
+                    "name": f"{name} power-law fit",
+                    "legendgroup": name,
+                    "showlegend": False,
+                    "line": {"color": color, "width": 1.5, "dash": "dot"},
+                    "hoverinfo": "skip",
+                }
+            )
+    if frontier is not None and len(frontier):
+        data.append(
+            {
+                "type": "scatter",
+                "x": frontier["x"].astype(float).tolist(),
+                "y": frontier["mean"].astype(float).tolist(),
+                "mode": "lines+markers",
+                "name": "compute-efficient frontier",
+                "line": {"dash": "dash", "color": "#59636e", "width": 1.5, "shape": "hv"},
+                "marker": {"symbol": "diamond-open", "size": 18, "color": "#59636e"},
+                "hoverinfo": "skip",
+            }
+        )
+    return _figure(
+        data,
+        plotly_text(title) if title else "Quality against scale",
+        legend_title="family",
+        xaxis=_axis(f"{x_title}, log scale", type="log", exponentformat="SI"),
+        yaxis=_axis(f"test {metric_axis_title(metric, higher_is_better)}"),
+    )

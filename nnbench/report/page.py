@@ -22,7 +22,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from nnbench import stats
-from nnbench.report import figures
+from nnbench.report import figures, scaling_section, tuning_section
 from nnbench.report import fmt as f
 
 BLANK = f.BLANK
@@ -63,8 +63,12 @@ def write_report(
     return. The page opens with a summary (who won which task, by how much, at what cost, whether it
     is within the noise), then per task (in the order the runs' suites list them, else as they first
     appear) its description, leaderboard, quality against time and cost, learning curves, time and
-    cost to target, throughput and resources; then the architecture x task heatmap, the performance
-    profile, failures, pairs not run (n/a), the environment and optional micro-benchmarks.
+    cost to target, throughput and resources; then, when the run has them, the tuning studies
+    (:mod:`nnbench.report.tuning_section`) and the size sweeps (:mod:`nnbench.report.scaling_section`);
+    then the architecture x task heatmap, the performance profile, failures, pairs not run (n/a), the
+    environment and optional micro-benchmarks. Tuning trials (``stage`` "tune") appear only in the
+    tuning section: every other part of the page aggregates the rest, where a tuned architecture is
+    its final re-runs (labelled "(tuned)").
 
     ``descriptions`` maps task names to the text that says what a task tests (default: each
     registered task's ``description``; unknown tasks get none). ``benchmarks`` is pytest-benchmark's
@@ -105,20 +109,39 @@ def render_report(
     """The report page as text; see :func:`write_report`."""
     from nnbench.report.microbench import benchmark_context
 
-    trials = _trials(results)
+    every = _trials(results)
+    # Tuning trials show only in the tuning section: everything else aggregates the rest.
+    trials = tuning_section.competing(every)
     sections = [{"title": str(s.get("title", "")), "html": Markup(s.get("html", ""))} for s in sections or []]
-    colors = figures.architecture_colors(trials["arch_label"])
-    ordered = list(_by_task(trials, runs))
+    colors = figures.architecture_colors(every["arch_label"])
+    family_colors = figures.architecture_colors(scaling_section.families(scaling_section.sized(every)))
+    ordered = list(_by_task(every, runs))
     if descriptions is None:
         descriptions = task_descriptions([name for name, _ in ordered])
     points = _curve_points(curves, trials)
 
-    tasks, plots = [], {}
-    for index, (task_name, task_trials) in enumerate(ordered, start=1):
+    tasks, tuning, scaling, plots = [], [], [], {}
+    for index, (task_name, all_task_trials) in enumerate(ordered, start=1):
+        task_trials = tuning_section.competing(all_task_trials)
         task_points = points[points["task"] == task_name] if len(points) else points
-        task, task_plots = _task_section(index, task_name, task_trials, task_points, colors, descriptions)
-        tasks.append(task)
-        plots.update(task_plots)
+        direction = {"metric": _metric(all_task_trials), "higher_is_better": _higher(all_task_trials)}
+        studies, study_plots = tuning_section.task_tuning(
+            index, task_name, all_task_trials, colors=colors, **direction
+        )
+        if studies is not None:
+            tuning.append(studies)
+            plots.update(study_plots)
+        if len(task_trials):
+            task, task_plots = _task_section(index, task_name, task_trials, task_points, colors, descriptions)
+            task["tuning"] = studies
+            tasks.append(task)
+            plots.update(task_plots)
+        sweep, sweep_plots = scaling_section.task_scaling(
+            index, task_name, task_trials, colors=family_colors, **direction
+        )
+        if sweep is not None:
+            scaling.append(sweep)
+            plots.update(sweep_plots)
     across, across_plots = _across_tasks(tasks, trials, colors)
     plots.update(across_plots)
     micro = benchmark_context(benchmarks) if benchmarks is not None else None
@@ -126,8 +149,10 @@ def render_report(
     return template("report.html").render(
         title=title,
         links=links or [],
-        overview=_overview(trials),
+        overview=_overview(trials) | {"n_tune": len(every) - len(trials)},
         tasks=tasks,
+        tuning=tuning,
+        scaling=scaling,
         across=across,
         failures=_failures(trials),
         not_applicable=_not_applicable(trials),
@@ -181,6 +206,8 @@ _NEEDED = (
     "params",
     "cost_usd",
     "reference",
+    "stage",
+    "size",
 )
 
 
@@ -192,10 +219,14 @@ def _trials(results: pd.DataFrame | None) -> pd.DataFrame:
     for column in _NEEDED:
         if column not in trials:
             trials[column] = None
+    finals = tuning_section.stages(trials) == tuning_section.FINAL
     labels = [
-        str(label) if not f.missing(label) else _label_from_config(arch, config)
-        for label, arch, config in zip(
-            trials["arch_label"], trials["architecture"], trials["arch_config"], strict=True
+        str(label)
+        if not f.missing(label)
+        # a final re-run is its architecture's tuned result, never the same row as an untuned run
+        else _label_from_config(arch, config) + (" (tuned)" if final else "")
+        for label, arch, config, final in zip(
+            trials["arch_label"], trials["architecture"], trials["arch_config"], finals, strict=True
         )
     ]
     trials["arch_label"] = pd.Series(labels, index=trials.index, dtype=object)
@@ -265,6 +296,18 @@ def _curve_points(curves: pd.DataFrame | None, trials: pd.DataFrame) -> pd.DataF
 # one task
 
 
+def _higher(task_trials: pd.DataFrame) -> bool:
+    """The task's direction: higher is better unless its trials say otherwise."""
+    higher = _first(task_trials["higher_is_better"])
+    return True if higher is None else bool(higher)
+
+
+def _metric(task_trials: pd.DataFrame) -> str:
+    """The task's primary metric's name; ``score`` when no trial recorded one."""
+    metric = _first(task_trials["metric"])
+    return "score" if metric is None else str(metric)
+
+
 def _task_section(
     index: int,
     task_name: str,
@@ -273,10 +316,8 @@ def _task_section(
     colors: dict[str, str],
     descriptions: Mapping[str, str],
 ) -> tuple[dict, dict]:
-    higher = _first(task_trials["higher_is_better"])
-    higher_is_better = True if higher is None else bool(higher)
-    metric = _first(task_trials["metric"])
-    metric = "score" if metric is None else str(metric)
+    higher_is_better = _higher(task_trials)
+    metric = _metric(task_trials)
     target = f.number(_first(task_trials["target"]))
     board = stats.leaderboard(task_trials, higher_is_better)
     anchor = f"task-{index}"

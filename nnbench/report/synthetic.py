@@ -7,6 +7,17 @@ test point). Scores, times and costs are drawn from a seeded generator, so the s
 the same store. Some trials fail (error, timeout, diverged), some pairs are n/a (skipped), the
 first architecture can be a non-neural reference, and ``hostile=True`` puts markup and
 ``</script>`` into names, configs, errors and the suite, for escaping tests.
+
+Two options make the rows of the report's tuning and scaling sections, as a tuned or size-swept
+suite stores them:
+
+- ``sizes=("xs", "s", "m", "l")`` runs every neural architecture at each named size (label
+  ``arch1 size=s``, column ``size``), its width, parameters and FLOPs growing with the size and its
+  error falling as a power law of them; ``arch3`` has no FLOPs count (``total_train_flops`` null);
+- ``tuning=N`` replaces the neural architectures' trials on the first ``tuned_tasks`` tasks (default
+  all) with a tuning study of N trials (``stage`` "tune", one seed, half the budget, sampled
+  ``hparams``) and the re-run of its best configuration on every seed (``stage`` "final", label
+  ``... (tuned)``).
 """
 
 from __future__ import annotations
@@ -15,7 +26,7 @@ import hashlib
 import json
 import math
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +38,9 @@ HOSTILE_ERROR = "RuntimeError: boom </script><script>alert('error')</script>"
 HOSTILE_SUITE = "<i>smoke</i></title><script>alert('suite')</script>"
 
 PRICE_PER_HOUR = 3.5
+SIZES = ("xs", "s", "m", "l")  # the named sizes a sized store sweeps, smallest first
+TUNE_STEPS = 300  # a tuning trial's budget: half a main trial's
+TUNE_SAMPLER = "tpe"
 DEVICE_NAMES = {"cuda": "NVIDIA H100 80GB HBM3", "cpu": "AMD EPYC"}
 
 
@@ -76,42 +90,155 @@ def trials(
     rng_seed: int = 0,
     device: str = "cuda",
     slowdown: float = 1.0,
+    sizes: Sequence[str] = (),
+    tuning: int = 0,
+    tuned_tasks: int | None = None,
 ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Yield ``(record, curve)`` per trial, as the runner hands them to ``Store.write_trial``.
 
     The trial id hashes the architecture, task, their configs, the seed and ``device``, as the
-    runner's does; ``slowdown`` multiplies every time (for comparisons of a slower run).
+    runner's does; ``slowdown`` multiplies every time (for comparisons of a slower run). ``sizes``,
+    ``tuning`` and ``tuned_tasks`` add sized and tuned rows (see the module's docstring); without
+    them the rows are exactly those of earlier versions.
     """
     rng = np.random.default_rng(rng_seed)
     task_specs = _task_specs(tasks, hostile)
     arch_specs = _arch_specs(architectures, hostile, reference)
+    staged = bool(sizes) or tuning > 0  # only then do records carry stage and size, as new stores do
     for j, task in enumerate(task_specs):
+        tuned = tuning > 0 and (tuned_tasks is None or j < tuned_tasks)
         for k, arch in enumerate(arch_specs):
             skipped = k > 0 and (j + k) % 7 == 6  # an incompatible pair: n/a
             quality = rng.uniform(0.6, 0.98)
             speed = math.exp(rng.normal(0.0, 0.8))
-            for seed in range(seeds):
-                yield _trial(
-                    rng,
-                    run_id,
-                    task,
-                    arch,
-                    seed,
-                    quality,
-                    speed * slowdown,
-                    points,
-                    skipped,
-                    failures,
-                    hostile,
-                    device,
-                )
+            for variant, v_quality, v_speed in _sized(rng, arch, sizes, quality, speed):
+                common = (run_id, task, variant, v_quality, v_speed * slowdown, points)
+                if tuned and not arch["reference"] and not skipped:
+                    yield from _study(rng, *common, seeds, tuning, failures, hostile, device)
+                    continue
+                extra = {"stage": "main", "size": variant.get("size")} if staged else None
+                for seed in range(seeds):
+                    yield _trial(
+                        rng,
+                        run_id,
+                        task,
+                        variant,
+                        seed,
+                        v_quality,
+                        v_speed * slowdown,
+                        points,
+                        skipped,
+                        failures,
+                        hostile,
+                        device,
+                        extra=extra,
+                    )
 
 
-def _trial(rng, run_id, task, arch, seed, quality, speed, points, skipped, failures, hostile, device):
-    identity = json.dumps(
-        [arch["name"], arch["config"], task["name"], task["config"], seed, device], sort_keys=True
-    )
-    trial_id = hashlib.sha256(identity.encode()).hexdigest()[:16]
+def _sized(rng, arch: dict, sizes: Sequence[str], quality: float, speed: float):
+    """``(arch, quality, speed)`` per named size of a neural architecture; just ``arch`` without sizes.
+
+    The width quadruples from one size to the next, so parameters and FLOPs roughly do too, and the
+    error (1 - quality) falls as a power law of the size with an exponent drawn per architecture.
+    """
+    if not sizes or arch["reference"]:
+        yield arch, quality, speed
+        return
+    exponent = rng.uniform(0.15, 0.45)
+    smallest_error = min(0.6, 2.0 * (1.0 - quality))
+    others = [f"{key}={value}" for key, value in sorted(arch["config"].items()) if key != "width"]
+    for i, size in enumerate(sizes):
+        variant = {
+            **arch,
+            "config": {**arch["config"], "width": 32 * 4**i},
+            "label": " ".join([arch["name"], f"size={size}", *others]),
+            "size": size,
+            "flops_unknown": arch["name"] == "arch3",  # like an LSTM under FlopCounterMode: not counted
+        }
+        yield variant, 1.0 - smallest_error * (4.0**i) ** -exponent, speed * 2.0**i
+
+
+def _study(rng, run_id, task, arch, quality, speed, points, seeds, n, failures, hostile, device):
+    """A tuning study of ``n`` trials on seed 0 with half the budget, then its best configuration on
+    every seed with the full budget, as ``nnbench.tuning`` stores them."""
+    study_id = hashlib.sha256(json.dumps([arch["label"], task["name"], "study"]).encode()).hexdigest()[:16]
+    tuned = {**arch, "label": f"{arch['label']} (tuned)"}
+    size = arch.get("size")
+    best_log_lr = rng.uniform(-3.0, -2.0)  # where this pair's validation score peaks
+    common = {"tune_trials": n, "tune_sampler": TUNE_SAMPLER, "size": size}
+    found: list[tuple[float, dict, float]] = []  # (val score, hparams, quality) of tuning trials ok
+    for index in range(n):
+        hparams = {
+            "training.lr": float(10 ** rng.uniform(-4.0, -1.0)),
+            "width": int(rng.choice([32, 64, 128])),
+        }
+        # off the best learning rate the score drops; the short budget costs a little everywhere
+        shortfall = 0.06 * (math.log10(hparams["training.lr"]) - best_log_lr) ** 2 + 0.03
+        extra = common | {"stage": "tune", "study": study_id, "tune_index": index, "hparams": hparams}
+        record, curve = _trial(
+            rng,
+            run_id,
+            task,
+            tuned,
+            0,
+            quality - shortfall,
+            speed / 2,
+            points,
+            False,
+            failures,
+            hostile,
+            device,
+            steps=TUNE_STEPS,
+            extra=extra,
+        )
+        if record["status"] == "ok":
+            found.append((record["val_score"], hparams, quality - shortfall))
+        yield record, curve
+    higher = task["higher_is_better"]
+    if not found:
+        return  # no configuration to re-run: the study selected nothing
+    _, hparams, chosen = max(found, key=lambda f: f[0] if higher else -f[0])
+    extra = common | {"stage": "final", "tuned_from": study_id, "hparams": hparams}
+    for seed in range(seeds):
+        yield _trial(
+            rng,
+            run_id,
+            task,
+            tuned,
+            seed,
+            chosen + 0.03,
+            speed,
+            points,
+            False,
+            failures,
+            hostile,
+            device,
+            extra=extra,
+        )
+
+
+def _trial(
+    rng,
+    run_id,
+    task,
+    arch,
+    seed,
+    quality,
+    speed,
+    points,
+    skipped,
+    failures,
+    hostile,
+    device,
+    *,
+    steps: int = 600,
+    extra: dict[str, Any] | None = None,
+):
+    extra = extra or {}
+    identity = [arch["name"], arch["config"], task["name"], task["config"], seed, device]
+    if extra:  # a tuning trial differs from the final re-run and from its study's other trials
+        identity.append({k: extra.get(k) for k in ("stage", "size", "tune_index", "hparams")})
+    trial_id = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     record: dict[str, Any] = {
         "trial_id": trial_id,
         "run_id": run_id,
@@ -128,7 +255,7 @@ def _trial(rng, run_id, task, arch, seed, quality, speed, points, skipped, failu
         "batch_size": 128,
         "optimizer": "adamw",
         "lr": 1e-3,
-        "budget_steps": 600,
+        "budget_steps": steps,
         "budget_s": 30.0,
         "precision": "bf16-amp",
         "compile": False,
@@ -138,6 +265,7 @@ def _trial(rng, run_id, task, arch, seed, quality, speed, points, skipped, failu
         "reference": arch["reference"],
         "status": "ok",
         "error": None,
+        **extra,
     }
     if skipped:
         return record | {
@@ -153,7 +281,6 @@ def _trial(rng, run_id, task, arch, seed, quality, speed, points, skipped, failu
     if not task["higher_is_better"]:
         score = 1.0 - score
     train_s = float(5.0 * speed * math.exp(rng.normal(0, 0.05)))
-    steps = 600
     step_ms = 1000 * train_s / steps
     target = task["target"]
     good = (lambda v: v >= target) if task["higher_is_better"] else (lambda v: v <= target)
@@ -190,7 +317,7 @@ def _trial(rng, run_id, task, arch, seed, quality, speed, points, skipped, failu
     )
     cost = train_s / 3600 * PRICE_PER_HOUR
     params = int(10_000 * (1 + arch["config"].get("width", 64) / 8))
-    flops = 6.0 * params * 128
+    flops = None if arch.get("flops_unknown") else 6.0 * params * 128
     mfu_known = arch["name"] not in ("arch3",)  # some rows without a known peak: shown as a dash
     record |= {
         "val_score": score,
@@ -220,9 +347,9 @@ def _trial(rng, run_id, task, arch, seed, quality, speed, points, skipped, failu
         "params": params,
         "flops_per_step": flops,
         "flops_method": "FlopCounterMode",
-        "total_train_flops": flops * steps,
-        "achieved_tflops": flops * steps / train_s / 1e12,
-        "mfu": flops * steps / train_s / 989e12 if mfu_known else None,
+        "total_train_flops": None if flops is None else flops * steps,
+        "achieved_tflops": None if flops is None else flops * steps / train_s / 1e12,
+        "mfu": flops * steps / train_s / 989e12 if mfu_known and flops is not None else None,
         "peak_mem_bytes": 2**20 * (200 + params / 1000),
         "peak_mem_kind": "cuda_max_allocated",
         "energy_j": 350.0 * train_s,
@@ -235,7 +362,15 @@ def _trial(rng, run_id, task, arch, seed, quality, speed, points, skipped, failu
     return record, curve
 
 
-def suite_text(tasks: int, architectures: int, seeds: int, hostile: bool) -> str:
+def suite_text(
+    tasks: int,
+    architectures: int,
+    seeds: int,
+    hostile: bool,
+    *,
+    sizes: Sequence[str] = (),
+    tuning: int = 0,
+) -> str:
     """A suite file that could have produced the store (task order included)."""
     names = [json.dumps(spec["name"]) for spec in _task_specs(tasks, hostile)]
     lines = [
@@ -244,8 +379,10 @@ def suite_text(tasks: int, architectures: int, seeds: int, hostile: bool) -> str
         f"seeds: {list(range(seeds))}",
         "budget: {steps: 600, time: 30s}",
         f"tasks: [{', '.join(names)}]",
-        f"# {architectures} architectures",
+        f"# {architectures} architectures" + (f", sizes {list(sizes)}" if sizes else ""),
     ]
+    if tuning:
+        lines.append(f"tune: {{trials: {tuning}, sampler: {TUNE_SAMPLER}, budget: {{steps: {TUNE_STEPS}}}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -263,10 +400,14 @@ def write_store(
     rng_seed: int = 0,
     device: str = "cuda",
     slowdown: float = 1.0,
+    sizes: Sequence[str] = (),
+    tuning: int = 0,
+    tuned_tasks: int | None = None,
 ) -> pathlib.Path:
     """Write a synthetic store at ``path`` (one run) through the store's own API; return the path.
 
-    Writing into an existing store adds a run (give it another ``run_id``).
+    Writing into an existing store adds a run (give it another ``run_id``). ``sizes``, ``tuning``
+    and ``tuned_tasks`` are :func:`trials`'.
     """
     from nnbench.store import Store
 
@@ -276,7 +417,7 @@ def write_store(
             run_id,
             HOSTILE_SUITE if hostile else "synthetic",
             None,
-            suite_text(tasks, architectures, seeds, hostile),
+            suite_text(tasks, architectures, seeds, hostile, sizes=sizes, tuning=tuning),
             "0123456789abcdef0123456789abcdef01234567",
             {
                 "python": "3.12.1",
@@ -298,6 +439,9 @@ def write_store(
             rng_seed=rng_seed,
             device=device,
             slowdown=slowdown,
+            sizes=sizes,
+            tuning=tuning,
+            tuned_tasks=tuned_tasks,
         ):
             store.write_trial(record, curve)
         store.finish_run(run_id)
