@@ -7,6 +7,8 @@ import pytest
 from nnbench import config
 from nnbench.errors import ConfigError
 
+from .conftest import REPO
+
 GOOD = """
 name: t
 seeds: [0, 1]
@@ -129,3 +131,10 @@ def test_durations():
 def test_defaults_are_validated_too(write_suite):
     suite = config.load_suite(write_suite(GOOD))
     assert suite.model.executor.timeout == 600.0  # "10m", parsed like a value from the file
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "suites").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_suite_is_valid(path):
+    matrix = config.expand(config.load_suite(path), "cpu")
+    assert matrix.trials or matrix.studies
+    assert not matrix.unavailable

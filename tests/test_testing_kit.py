@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import subprocess
@@ -443,8 +442,13 @@ def test_the_pytest_plugin_gives_the_fixtures(tmp_path):
             """
         )
     )
-    registered = any(
-        ep.value == "nnbench.testing" for ep in importlib.metadata.entry_points(group="pytest11")
+    # Asked where pytest will run: the entry points seen depend on the working directory's sys.path.
+    probe = "import importlib.metadata as m; print(any(e.value == 'nnbench.testing' for e in m.entry_points(group='pytest11')))"
+    registered = (
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=True
+        ).stdout.strip()
+        == "True"
     )
     plugin_args = [] if registered else ["-p", "nnbench.testing"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
