@@ -183,7 +183,9 @@ def _print_plan(summary) -> None:
     for study in summary.studies:
         plan = study.plan
         seeds = ", ".join(str(s) for s in plan.seeds)
-        state = f"tune: {study.tuned} of {plan.tune.trials} in store, {study.to_tune} to run; then the re-runs"
+        state = (
+            f"tune: {study.tuned} of {plan.tune.trials} in store, {study.to_tune} to run; then the re-runs"
+        )
         table.add_row(
             plan.arch_label, plan.task, f"tune {plan.tune_seed}; final {seeds}", plan.study_id, state
         )

@@ -118,6 +118,7 @@ def run_suite(
         summary.studies = [
             StudyState(s.plan, len(s.results), len(s.fresh) + len(s.retry)) for s in scheduler.studies
         ]
+        summary.already_done += sum(s.in_store() for s in scheduler.studies)
         if dry_run:
             return summary
 

@@ -115,16 +115,20 @@ class Study:
         if self.finals is not None:
             finals = len(self.finals)
         else:  # before the winner is known: the seeds without a final in the store
-            plan = self.plan
-            finals = sum(
-                self._stored.get(
-                    plan.trial_spec(stage="final", seed=seed, budget=plan.final_budget, params={}).trial_id,
-                    {},
-                ).get("status")
-                not in FINAL_STATUSES
-                for seed in plan.seeds
-            )
+            finals = len(self.plan.seeds) - self._finals_in_store()
         return len(self.fresh) + len(self.retry) + finals
+
+    def _finals_in_store(self) -> int:
+        plan = self.plan
+        ids = [
+            plan.trial_spec(stage="final", seed=seed, budget=plan.final_budget, params={}).trial_id
+            for seed in plan.seeds
+        ]
+        return sum(self._stored.get(i, {}).get("status") in FINAL_STATUSES for i in ids)
+
+    def in_store(self) -> int:
+        """Trials of this study the store already holds with a result (tuning trials and re-runs)."""
+        return len(self.results) + self._finals_in_store()
 
     def next_job(self) -> Job | None:
         """The next tuning trial (asked now), the next final re-run, or None while tuning trials run."""
