@@ -116,6 +116,9 @@ class TuneModel(Config):
     metric: Literal["val"] = "val"  # select on the validation split (the only honest choice)
     budget: BudgetModel | None = None  # each tuning trial's budget (default: the suite's)
     seed: int | None = None  # the seed of the tuning trials (default: the suite's first seed)
+    # Tuning trial 0 is the entry's own configuration (where the space can draw it), so a study
+    # never ends below the defaults its authors chose.
+    defaults_first: bool = True
 
 
 class SuiteModel(Config):
@@ -326,6 +329,16 @@ class StudyPlan:
     final_budget: Budget
     seeds: list[int]
     common: dict[str, Any]  # device, threads, price, plugin files, size: the same for every trial
+
+    def defaults(self) -> dict[str, Any]:
+        """The entry's own values of the sampled parameters, where the search space can draw them."""
+        values = {}
+        for key, param in self.space.items():
+            where, name = space.split_key(key)
+            value = (self.base_config if where == "config" else self.base_training).get(name)
+            if space.contains(param, value):
+                values[key] = value
+        return values
 
     def trial_spec(
         self,
@@ -607,6 +620,7 @@ def _study(suite, index, arch, label, options, overrides, entry_space, task, siz
         "task_version": task.version,
         "device": common["device"],
         "tune": {
+            "defaults_first": tune.defaults_first,
             "trials": tune.trials,
             "sampler": tune.sampler,
             "metric": tune.metric,

@@ -156,6 +156,17 @@ def is_param(value: Any) -> bool:
     return isinstance(value, (LogUniform, Uniform, IntRange, Choice))
 
 
+def contains(param: Any, value: Any) -> bool:
+    """Whether ``value`` is one ``param`` can draw (an architecture's default, say)."""
+    if isinstance(param, Choice):
+        return value in param.choices
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(param, IntRange):
+        return isinstance(value, int) and param.low <= value <= param.high
+    return param.low <= value <= param.high
+
+
 def describe(param: Any) -> str:
     """A short human form of a parameter, for reports: ``log_uniform[0.0001, 0.01]``."""
     if isinstance(param, LogUniform):

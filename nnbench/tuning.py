@@ -138,6 +138,8 @@ class Study:
                 self.optuna.enqueue_trial(params, skip_if_exists=False)
             else:
                 index = self.fresh.popleft()
+                if index == 0 and self.plan.tune.defaults_first:
+                    self.optuna.enqueue_trial(self.plan.defaults(), skip_if_exists=False)
             trial = self.optuna.ask(self.distributions)
             self.in_flight[index] = trial
             return Job(self._tune_spec(index, dict(trial.params)), self.plan.arch_label)

@@ -63,3 +63,15 @@ def test_sized_tuned_studies_keep_the_size_and_tune_the_rest(write_suite, db):
         assert len(sized) == 3  # 2 tuning trials and 1 re-run
         assert all(json.loads(c)["hidden"] == hidden for c in sized.arch_config)
         assert all("hidden" not in h for h in sized.hparams)
+
+
+def test_a_real_size_sweep_gets_a_scaling_section_with_fits(write_suite, db, tmp_path):
+    from .conftest import run_cli
+
+    text = SIZED.replace("seeds: [0]", "seeds: [0, 1]").replace("budget: {steps: 10}", "budget: {steps: 40}")
+    assert run_suite(write_suite(text), db=db, quiet=True).exit_code == 0
+    result = run_cli("report", "--db", str(db), "-o", str(tmp_path / "r.html"))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "r.html").read_text()
+    assert 'id="scaling"' in page and "scaling-fits" in page
+    assert "tiny-mlp" in page.split('id="scaling"', 1)[1]

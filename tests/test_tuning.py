@@ -256,3 +256,25 @@ def test_search_space_yaml_forms():
     with pytest.raises(ValueError, match="at least two values"):
         space.parse_param({"choice": [1]})
     assert space.describe(space.LogUniform(1e-4, 1e-2)) == "log_uniform[0.0001, 0.01]"
+
+
+def test_tuning_trial_zero_is_the_entrys_own_configuration(write_suite, db):
+    run_suite(write_suite(TUNED), db=db, quiet=True)
+    first = _frame(db).query("stage == 'tune' and tune_index == 0")
+    for label, hparams in zip(first.arch_label, first.hparams):
+        if "activation=tanh" in label:  # its default width (16) is outside its narrowed space: sampled
+            assert set(hparams) == {"training.lr", "hidden"} and hparams["training.lr"] == 1e-3
+            assert hparams["hidden"] in (4, 8)
+        else:
+            assert hparams == {"training.lr": 1e-3, "hidden": 16, "activation": "relu"}
+
+
+def test_defaults_first_can_be_turned_off(write_suite, db):
+    text = TUNED.replace("sampler: tpe,", "sampler: tpe, defaults_first: false,").replace(
+        "  - {name: tiny-mlp, activation: tanh, search_space: {hidden: {choice: [4, 8]}}}\n", ""
+    )
+    run_suite(
+        write_suite(text.replace("tasks: [digits, tabular-real]", "tasks: [tabular-real]")), db=db, quiet=True
+    )
+    first = _frame(db).query("stage == 'tune' and tune_index == 0")
+    assert first.hparams.iloc[0]["training.lr"] != 1e-3
