@@ -340,27 +340,17 @@ class StudyPlan:
                 values[key] = value
         return values
 
-    def trial_spec(
-        self,
-        *,
-        stage: str,
-        seed: int,
-        budget: Budget,
-        params: dict[str, Any],
-        tune_index: int | None = None,
-    ) -> TrialSpec:
-        """The trial of this study with ``params`` applied: a tuning trial or a final re-run.
+    def tune_trial_id(self, index: int) -> str:
+        """The id of tuning trial ``index``: it depends on the study and the index, not on the sampled
+        values, so a failed tuning trial is retried with the values it had."""
+        return self._trial_id("tune", self.tune_seed, self.tune_budget, index)
 
-        Its id depends on the study, the stage, the index or seed: not on the sampled values, so a
-        failed tuning trial is retried with the values it had, and a final re-run is replaced when
-        the study's winner changes.
-        """
-        config_params = {k: v for k, v in params.items() if not k.startswith(space.TRAINING_PREFIX)}
-        training_params = {
-            k[len(space.TRAINING_PREFIX) :]: v
-            for k, v in params.items()
-            if k.startswith(space.TRAINING_PREFIX)
-        }
+    def final_trial_id(self, seed: int) -> str:
+        """The id of the re-run on ``seed``: not dependent on the winner's values, so a re-run is
+        replaced when the study's winner changes."""
+        return self._trial_id("final", seed, self.final_budget, None)
+
+    def _trial_id(self, stage: str, seed: int, budget: Budget, tune_index: int | None) -> str:
         identity = {
             "study": self.study_id,
             "stage": stage,
@@ -369,9 +359,28 @@ class StudyPlan:
         }
         if stage == "tune":
             identity["tune_index"] = tune_index
+        return trial_id(identity)
+
+    def tune_trial(self, index: int, params: dict[str, Any]) -> TrialSpec:
+        """Tuning trial ``index`` with the sampled ``params``: the tuning seed and budget."""
+        return self._trial("tune", self.tune_seed, self.tune_budget, params, index)
+
+    def final_trial(self, seed: int, params: dict[str, Any]) -> TrialSpec:
+        """The re-run of the winning ``params`` on ``seed`` with the suite's budget."""
+        return self._trial("final", seed, self.final_budget, params, None)
+
+    def _trial(
+        self, stage: str, seed: int, budget: Budget, params: dict[str, Any], tune_index: int | None
+    ) -> TrialSpec:
+        config_params = {k: v for k, v in params.items() if not k.startswith(space.TRAINING_PREFIX)}
+        training_params = {
+            k[len(space.TRAINING_PREFIX) :]: v
+            for k, v in params.items()
+            if k.startswith(space.TRAINING_PREFIX)
+        }
         where = f"tuning trial {tune_index}" if stage == "tune" else f"final · seed {seed}"
         return TrialSpec(
-            trial_id=trial_id(identity),
+            trial_id=self._trial_id(stage, seed, budget, tune_index),
             architecture=self.architecture,
             arch_config={**self.base_config, **config_params},
             task=self.task,
@@ -593,13 +602,12 @@ def _study(suite, index, arch, label, options, overrides, entry_space, task, siz
         **overrides,
         **{space.split_key(k)[1]: v for k, v in pinned.items() if space.split_key(k)[0] == "training"},
     }
-    sampled = {
-        k: v
-        for k, v in entry_space.items()
-        if space.is_param(v)
-        and space.split_key(k)[1]
-        not in (config_values if space.split_key(k)[0] == "config" else training_values)
-    }
+
+    def set_by_entry(key: str) -> bool:
+        where, name = space.split_key(key)
+        return name in (config_values if where == "config" else training_values)
+
+    sampled = {k: v for k, v in entry_space.items() if space.is_param(v) and not set_by_entry(k)}
     if not sampled:
         raise ConfigError(
             f"{suite.where('architectures', index)}: {arch.name} has nothing to tune (no search space, or "

@@ -7,7 +7,7 @@ store at each ``nnbench run``: finished tuning trials are told to a fresh Optuna
 a tuning trial that failed (error, timeout, crashed, oom) is retried with the values it had, and the
 missing ones are asked for, one per free worker. Nothing finished is run twice.
 
-Ids (see :meth:`nnbench.config.StudyPlan.trial_spec`): tuning trial ``i`` of a study and the final
+Ids (see :meth:`nnbench.config.StudyPlan.tune_trial_id` and ``final_trial_id``): tuning trial ``i`` of a study and the final
 re-run on seed ``s`` have ids that do not depend on the sampled values, so a re-run of the suite finds
 them; a final whose values are not the study's current winner is run again.
 """
@@ -73,17 +73,11 @@ class Study:
         self._resume()
 
     # -- resume ---------------------------------------------------------------------------------
-    def _tune_spec(self, index: int, params: dict[str, Any]):
-        plan = self.plan
-        return plan.trial_spec(
-            stage="tune", seed=plan.tune_seed, budget=plan.tune_budget, params=params, tune_index=index
-        )
-
     def _resume(self) -> None:
         import optuna
 
         for index in range(self.plan.tune.trials):
-            record = self._stored.get(self._tune_spec(index, {}).trial_id)
+            record = self._stored.get(self.plan.tune_trial_id(index))
             if record is None:
                 self.fresh.append(index)
             elif record["status"] in FINAL_STATUSES:
@@ -119,11 +113,7 @@ class Study:
         return len(self.fresh) + len(self.retry) + finals
 
     def _finals_in_store(self) -> int:
-        plan = self.plan
-        ids = [
-            plan.trial_spec(stage="final", seed=seed, budget=plan.final_budget, params={}).trial_id
-            for seed in plan.seeds
-        ]
+        ids = [self.plan.final_trial_id(seed) for seed in self.plan.seeds]
         return sum(self._stored.get(i, {}).get("status") in FINAL_STATUSES for i in ids)
 
     def in_store(self) -> int:
@@ -142,7 +132,7 @@ class Study:
                     self.optuna.enqueue_trial(self.plan.defaults(), skip_if_exists=False)
             trial = self.optuna.ask(self.distributions)
             self.in_flight[index] = trial
-            return Job(self._tune_spec(index, dict(trial.params)), self.plan.arch_label)
+            return Job(self.plan.tune_trial(index, dict(trial.params)), self.plan.arch_label)
         if not self.tuning_done:
             return None  # the last tuning trials are running; finals wait for the winner
         if self.finals is None:
@@ -167,7 +157,7 @@ class Study:
         self.finals = collections.deque()
         for seed in plan.seeds:
             params = best["hparams"] if best is not None else {}
-            spec = plan.trial_spec(stage="final", seed=seed, budget=plan.final_budget, params=params)
+            spec = plan.final_trial(seed, params)
             stored = self._stored.get(spec.trial_id)
             if best is None:
                 reason = f"no tuning trial of study {plan.study_id} finished ok: nothing to re-run"
