@@ -12,24 +12,8 @@ from pathlib import Path
 
 import click
 
+from nnbench.cli_options import DEBUG, db_option, debug_option, plugin_option
 from nnbench.errors import NnbenchError
-
-DEBUG = {"on": False}
-
-db_option = click.option(
-    "--db",
-    type=click.Path(path_type=Path),
-    default=None,
-    envvar="NNBENCH_DB",
-    help="Results store (SQLite). Default: $NNBENCH_DB or ./nnbench.db.",
-)
-plugin_option = click.option(
-    "--plugin",
-    "plugin_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Load a plugin file (repeatable).",
-)
 
 
 class Group(click.Group):
@@ -53,17 +37,6 @@ class Group(click.Group):
                 raise
             click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
             sys.exit(1)
-
-
-def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
-    if value:
-        DEBUG["on"] = True
-    return value
-
-
-debug_option = click.option(
-    "--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True, help="Show tracebacks."
-)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,25 +11,7 @@ from pathlib import Path
 
 import click
 
-
-def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
-    if value:
-        from nnbench import cli
-
-        cli.DEBUG["on"] = True
-    return value
-
-
-debug_option = click.option(
-    "--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True, help="Show tracebacks."
-)
-db_option = click.option(
-    "--db",
-    type=click.Path(path_type=Path),
-    default=None,
-    envvar="NNBENCH_DB",
-    help="Results store (SQLite). Default: $NNBENCH_DB or ./nnbench.db.",
-)
+from nnbench.cli_options import db_option, debug_option
 
 
 @click.command()

@@ -30,6 +30,14 @@ def fresh_plugins(monkeypatch):
 
 
 @pytest.fixture
+def group():
+    """The ``nnbench`` click group, for invoking commands in-process with click's CliRunner."""
+    from nnbench.cli import cli
+
+    return cli
+
+
+@pytest.fixture
 def db(tmp_path, monkeypatch) -> Path:
     """A results store path in a temporary folder (also set as NNBENCH_DB)."""
     path = tmp_path / "results.db"
@@ -51,9 +59,16 @@ def write_suite(tmp_path):
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 300):
     """Run ``python -m nnbench ARGS`` in a subprocess, as a user would; return the CompletedProcess."""
+    return run_module("nnbench", *args, env=env, cwd=cwd, timeout=timeout)
+
+
+def run_module(
+    module: str, *args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 300
+):
+    """Run ``python -m MODULE ARGS`` in a subprocess with ``env`` added to this one's; return the CompletedProcess."""
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run(
-        [sys.executable, "-m", "nnbench", *args],
+        [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
         env=full_env,

@@ -11,7 +11,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-import click
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
@@ -860,20 +859,6 @@ def test_compare_leaves_tuning_trials_out_of_the_comparison(tmp_path):
 
 
 # -- the commands (registered on the nnbench group by cli.py) ---------------------------------------
-
-
-@pytest.fixture
-def group():
-    from nnbench.cli import Group
-    from nnbench.cli_report import COMMANDS
-
-    @click.group(cls=Group)
-    def nnbench_group():
-        """Test group."""
-
-    for command in COMMANDS:
-        nnbench_group.add_command(command)
-    return nnbench_group
 
 
 def test_commands_write_their_files(group, compare_stores, tmp_path):

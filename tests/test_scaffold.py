@@ -3,48 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
-import click
 import pytest
-from click.testing import CliRunner
 
 from nnbench.scaffold import plugin_names, write_plugin_package
 
-from .conftest import pip_install_target, run_cli
+from .conftest import pip_install_target, run_cli, run_module
 
 
-@pytest.fixture
-def group():
-    from nnbench.cli import Group
-    from nnbench.cli_plugins import COMMANDS
-
-    @click.group(cls=Group)
-    def nnbench_group():
-        """Test group."""
-
-    for command in COMMANDS:
-        nnbench_group.add_command(command)
-    return nnbench_group
-
-
-def new_plugin(group, *args: str, cwd=None):
-    """``nnbench new-plugin ARGS``: through the nnbench command once it registers new-plugin, else the group."""
-    from nnbench.cli import cli
-
-    if "new-plugin" in cli.commands:
-        result = run_cli("new-plugin", *args, cwd=cwd)
-        return result.returncode, result.stdout + result.stderr
-    result = CliRunner().invoke(group, ["new-plugin", *args])
-    return result.exit_code, result.output
+def new_plugin(*args: str, cwd=None):
+    """``nnbench new-plugin ARGS`` as a user runs it; returns the exit code and the output."""
+    result = run_cli("new-plugin", *args, cwd=cwd)
+    return result.returncode, result.stdout + result.stderr
 
 
 @pytest.mark.slow
-def test_new_plugin_package_installs_and_passes_its_own_test(group, tmp_path):
+def test_new_plugin_package_installs_and_passes_its_own_test(tmp_path):
     package, site = tmp_path / "demo", tmp_path / "site"
-    code, output = new_plugin(group, "demo", "--dir", str(package))
+    code, output = new_plugin("demo", "--dir", str(package))
     assert code == 0, output
     assert "pyproject.toml" in output and "next:" in output
     written = {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()}
@@ -53,14 +31,14 @@ def test_new_plugin_package_installs_and_passes_its_own_test(group, tmp_path):
     assert "from nnbench.testing import assert_architecture_conforms" in test_source
 
     pip_install_target(package, site)
-    env = dict(os.environ, PYTHONPATH=str(site), OMP_NUM_THREADS="1")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", str(package / "tests"), "-q", "-p", "no:cacheprovider"],
-        capture_output=True,
-        text=True,
+    result = run_module(
+        "pytest",
+        str(package / "tests"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        env={"PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"},
         cwd=tmp_path,
-        env=env,
-        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
@@ -105,31 +83,31 @@ def test_plugin_names(name, module, class_name):
     assert names.module.isidentifier() and names.class_name.isidentifier()
 
 
-def test_new_plugin_refuses_a_folder_that_is_not_empty(group, tmp_path):
+def test_new_plugin_refuses_a_folder_that_is_not_empty(tmp_path):
     target = tmp_path / "taken"
     target.mkdir()
     (target / "notes.txt").write_text("mine")
-    code, output = new_plugin(group, "demo", "--dir", str(target))
+    code, output = new_plugin("demo", "--dir", str(target))
     assert code == 2
     assert "folder is not empty" in output and output.count("\n") == 1 and "Traceback" not in output
     assert [p.name for p in target.iterdir()] == ["notes.txt"]
     assert (target / "notes.txt").read_text() == "mine"
 
 
-def test_new_plugin_writes_into_an_empty_folder_and_defaults_to_nnbench_name(group, tmp_path, monkeypatch):
+def test_new_plugin_writes_into_an_empty_folder_and_defaults_to_nnbench_name(tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
-    code, output = new_plugin(group, "demo", "--dir", str(tmp_path / "empty"), cwd=tmp_path)
+    code, output = new_plugin("demo", "--dir", str(tmp_path / "empty"), cwd=tmp_path)
     assert code == 0, output
     assert (tmp_path / "empty" / "nnbench_demo" / "__init__.py").is_file()
     monkeypatch.chdir(tmp_path)
-    code, output = new_plugin(group, "other", cwd=tmp_path)
+    code, output = new_plugin("other", cwd=tmp_path)
     assert code == 0, output
     assert (tmp_path / "nnbench-other" / "pyproject.toml").is_file()
 
 
 @pytest.mark.parametrize("name", ["Demo", "my arch", "_x", ""])
-def test_new_plugin_refuses_a_name_the_registry_would_refuse(group, tmp_path, name):
-    code, output = new_plugin(group, name, "--dir", str(tmp_path / "x"))
+def test_new_plugin_refuses_a_name_the_registry_would_refuse(tmp_path, name):
+    code, output = new_plugin(name, "--dir", str(tmp_path / "x"))
     assert code == 2
     assert "plugin name" in output and output.count("\n") == 1
     assert not (tmp_path / "x").exists()

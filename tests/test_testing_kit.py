@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 
-import click
 import pytest
 from click.testing import CliRunner
 
@@ -22,7 +20,7 @@ from nnbench.testing import (
     tiny_task_config,
 )
 
-from .conftest import TEST_PLUGINS, run_cli
+from .conftest import TEST_PLUGINS, run_cli, run_module
 
 DIRECT_CHECKS = {"build", "output-shape", "finite-outputs", "trains", "same-seed-same-result"}
 GENERATIVE_CHECKS = {"build", "sample-shape", "finite-outputs", "trains", "same-seed-same-result"}
@@ -367,18 +365,6 @@ def test_an_architecture_no_task_fits_fails_the_tasks_check():
 
 
 # -- the command -----------------------------------------------------------------------------------
-@pytest.fixture
-def group():
-    from nnbench.cli import Group
-    from nnbench.cli_plugins import COMMANDS
-
-    @click.group(cls=Group)
-    def nnbench_group():
-        """Test group."""
-
-    for command in COMMANDS:
-        nnbench_group.add_command(command)
-    return nnbench_group
 
 
 def test_check_command_prints_a_table_and_exits_by_the_verdict(group, broken):
@@ -451,14 +437,15 @@ def test_the_pytest_plugin_gives_the_fixtures(tmp_path):
         == "True"
     )
     plugin_args = [] if registered else ["-p", "nnbench.testing"]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin_args, "test_uses_kit.py"],
-        capture_output=True,
-        text=True,
+    result = run_module(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *plugin_args,
+        "test_uses_kit.py",
+        env={"OMP_NUM_THREADS": "1"},
         cwd=tmp_path,
-        env=env,
-        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
