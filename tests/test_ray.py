@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -16,9 +17,11 @@ from .conftest import REPO, TEST_PLUGINS, run_cli
 
 # Keep Ray on loopback (see RayExecutor.run); read when Ray is imported, so set before it is.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-# `ray start` turns on token authentication and writes ~/.ray/auth_token; a driver given an explicit
-# address reads that token only in token mode.
+# Token authentication on, with a token made for this test session: newer Ray refuses to start in
+# token mode without one, older Ray writes ~/.ray/auth_token itself; the environment serves both,
+# and the cluster, the drivers and the CLI subprocesses all read it.
 os.environ.setdefault("RAY_AUTH_MODE", "token")
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'nnbench[ray]')")
 
 COMPARED = ("status", "val_score", "test_score", "final_loss", "steps", "params", "flops_per_step")
