@@ -212,10 +212,11 @@ class ProcessExecutor(Executor):
         return self._done.get()
 
     def close(self) -> None:
-        """Kill any trial process still running (reached on Ctrl-C too)."""
+        """Kill and reap any trial process still running (reached on Ctrl-C too)."""
         with self._lock:
-            for proc in list(self._procs):
-                proc.kill()
+            procs = list(self._procs)
+        for proc in procs:
+            _kill_and_reap(proc)
 
     def _gpu_for(self, slot: int, spec: TrialSpec) -> str | None:
         """With several GPUs, worker ``slot`` gets its own (round robin over the visible ones)."""
@@ -234,7 +235,6 @@ class ProcessExecutor(Executor):
         self, job: Job, on_progress: ProgressCallback | None, gpu: str | None = None
     ) -> tuple[dict, list]:
         from nnbench.trial import failure_record
-        from nnbench.worker import PROGRESS_PREFIX
 
         spec = job.spec
         with tempfile.TemporaryDirectory(prefix="nnbench-trial-") as tmp:
@@ -271,13 +271,13 @@ class ProcessExecutor(Executor):
                     assert proc.stdin is not None and proc.stdout is not None
                     proc.stdin.write(job_text)
                     proc.stdin.close()
-                    for line in proc.stdout:
-                        if line.startswith(PROGRESS_PREFIX) and on_progress is not None:
-                            step, train_s = line[len(PROGRESS_PREFIX) :].split()
-                            on_progress(spec.trial_id, int(step), float(train_s))
+                    _relay_progress(proc.stdout, spec.trial_id, on_progress)
                     returncode = proc.wait()
                 finally:
+                    # Whatever failed on this side, the trial's process does not outlive it: a
+                    # survivor would crowd the machine that times the next trials.
                     timer.cancel()
+                    _kill_and_reap(proc)
                     with self._lock:
                         self._procs.discard(proc)
             if timed_out.is_set():
@@ -302,6 +302,37 @@ class ProcessExecutor(Executor):
             return failure_record(
                 spec, "crashed", message + (f"; stderr: {tail}" if tail else ""), job.arch_label
             ), []
+
+
+def _relay_progress(stdout, trial_id: str, on_progress: ProgressCallback | None) -> None:
+    """Read the trial's stdout to its end, passing progress lines to ``on_progress``.
+
+    The callback is an observer (the live display): if it raises, progress stops being relayed,
+    and the trial goes on untouched.
+    """
+    from nnbench.worker import PROGRESS_PREFIX
+
+    for line in stdout:
+        if on_progress is None or not line.startswith(PROGRESS_PREFIX):
+            continue
+        try:
+            step, train_s = line[len(PROGRESS_PREFIX) :].split()
+            on_progress(trial_id, int(step), float(train_s))
+        except Exception:
+            on_progress = None
+
+
+def _kill_and_reap(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` if it still runs and wait for it, so no zombie or orphan is left."""
+    if proc.poll() is None:
+        with contextlib.suppress(OSError):
+            proc.kill()
+    with contextlib.suppress(Exception):
+        proc.wait(timeout=30)
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
 
 
 def _run_on_ray_node(spec_data: dict, arch_label: str, plugin_sources: dict[str, str], timeout_s: float):

@@ -232,12 +232,19 @@ class TrainingLoop:
                 evaluated_at = self.step
                 self.timer.start()
             if self.progress is not None and self.step % PROGRESS_EVERY == 0:
-                self.progress(self.step, self._elapsed())
+                self._report_progress()
         measure.sync(self.device)
         self.train_s = self._elapsed()
         self._timing = False
         if not self.diverged and evaluated_at != self.step:
             self.evaluate(model, "val")
+
+    def _report_progress(self) -> None:
+        # Progress feeds a display, an observer: if it fails, the trial goes on without it.
+        try:
+            self.progress(self.step, self._elapsed())
+        except Exception:
+            self.progress = None
 
     def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
         """Score ``model`` on ``split`` with the clock paused; validation points feed the curve and selection."""

@@ -1,0 +1,141 @@
+"""The README's main job as a person runs it: in a real terminal (a pty), with the live display on.
+
+A run off a terminal prints plain lines; only a pty draws the live display from several threads,
+and that path once crashed most trials. These tests drive the real CLI under a pty.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+import pytest
+
+from .terminal import run_in_pty, worker_pids
+
+# Short trials (2 s of a 5000-step budget) on 2 workers, 3 seeds each: progress lines arrive while
+# bars are added and removed from two threads, as in the quick suite.
+PLAIN = """\
+name: terminal
+seeds: [0, 1, 2]
+budget: {steps: 5000, time: 2s}
+training: {batch_size: 32, eval_every: 100}
+threads: 1
+executor: {kind: process, workers: 2, timeout: 2m}
+tasks: [tabular-real]
+architectures: [{name: mlp, width: [32, 64]}]
+"""
+
+TUNED = """\
+name: terminal-tuned
+seeds: [0, 1]
+budget: {steps: 5000, time: 1.5s}
+training: {batch_size: 32, eval_every: 100}
+threads: 1
+executor: {kind: process, workers: 2, timeout: 2m}
+tune: {trials: 2, sampler: random}
+tasks: [tabular-real]
+architectures: [mlp]
+"""
+
+
+def _statuses(db) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT status, record FROM trials").fetchall()
+    return [(status, json.loads(record).get("error") or "", json.loads(record).get("stage")) for status, record in rows]
+
+
+def _no_worker_left(marker: str) -> bool:
+    deadline = time.monotonic() + 5
+    while worker_pids(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not worker_pids(marker)
+
+
+@pytest.mark.slow
+def test_a_plain_run_in_a_terminal_ends_every_trial_ok(tmp_path):
+    (tmp_path / "suite.yaml").write_text(PLAIN)
+    result = run_in_pty("run", "suite.yaml", "--db", "t.db", cwd=tmp_path)
+    statuses = _statuses(tmp_path / "t.db")
+    assert result.returncode == 0, result.text[-3000:]
+    assert len(statuses) == 6 and all(status == "ok" for status, _, _ in statuses), statuses
+    assert "\x1b[" in result.raw, "the live display should draw on a terminal"
+    assert "warning: the progress display failed" not in result.text
+    # Never more trial processes than workers, and none left behind.
+    assert 1 <= result.max_workers_seen <= 2
+    assert _no_worker_left(result.marker)
+
+
+@pytest.mark.slow
+def test_a_tuned_run_in_a_terminal_ends_every_trial_ok(tmp_path):
+    (tmp_path / "suite.yaml").write_text(TUNED)
+    result = run_in_pty("run", "suite.yaml", "--db", "t.db", cwd=tmp_path)
+    statuses = _statuses(tmp_path / "t.db")
+    assert result.returncode == 0, result.text[-3000:]
+    stages = sorted(stage for _, _, stage in statuses)
+    assert stages == ["final", "final", "tune", "tune"], statuses
+    assert all(status == "ok" for status, _, _ in statuses), statuses
+    assert 1 <= result.max_workers_seen <= 2
+    assert _no_worker_left(result.marker)
+
+
+def _one_job(write_suite, steps: int = 3000):
+    from nnbench.config import expand, load_suite
+    from nnbench.executors import Job
+
+    path = write_suite(
+        f"""
+        name: one
+        seeds: [0]
+        budget: {{steps: {steps}, time: 3s}}
+        training: {{batch_size: 32, eval_every: 0}}
+        threads: 1
+        tasks: [tabular-real]
+        architectures: [mlp]
+        """
+    )
+    planned = expand(load_suite(path), "cpu").trials[0]
+    return Job(planned.spec, planned.arch_label)
+
+
+@pytest.mark.slow
+def test_a_display_that_raises_never_changes_a_trial(write_suite):
+    from nnbench.executors import ProcessExecutor
+
+    calls = []
+
+    def broken_display(trial_id, step, train_s):
+        calls.append(step)
+        raise IndexError("list index out of range")
+
+    results = list(ProcessExecutor(workers=1, timeout_s=60).run([_one_job(write_suite)], broken_display))
+    assert calls, "the trial should have reported progress at least once"
+    assert [record["status"] for _, record, _ in results] == ["ok"]
+
+
+@pytest.mark.slow
+def test_a_driver_side_failure_kills_and_reaps_the_trial_process(write_suite, monkeypatch):
+    import subprocess
+
+    from nnbench import executors
+
+    started = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        started.append(proc)
+        return proc
+
+    def failing_relay(stdout, trial_id, on_progress):
+        stdout.readline()  # the trial is running
+        raise RuntimeError("the driver failed while the trial ran")
+
+    monkeypatch.setattr(executors.subprocess, "Popen", recording_popen)
+    monkeypatch.setattr(executors, "_relay_progress", failing_relay)
+    executor = executors.ProcessExecutor(workers=1, timeout_s=60)
+    results = list(executor.run([_one_job(write_suite, steps=100_000)], lambda *a: None))
+    record = results[0][1]
+    assert record["status"] == "crashed" and "the driver failed" in record["error"]
+    assert len(started) == 1 and started[0].returncode is not None  # killed and reaped
