@@ -109,7 +109,11 @@ def run_in_pty(
     interrupted = False
     try:
         while True:
-            if interrupt_after is not None and not interrupted and time.monotonic() - started > interrupt_after:
+            if (
+                interrupt_after is not None
+                and not interrupted
+                and time.monotonic() - started > interrupt_after
+            ):
                 os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
                 interrupted = True
             if time.monotonic() - started > timeout:

@@ -43,7 +43,10 @@ architectures: [mlp]
 def _statuses(db) -> list[tuple[str, str, str]]:
     with sqlite3.connect(db) as connection:
         rows = connection.execute("SELECT status, record FROM trials").fetchall()
-    return [(status, json.loads(record).get("error") or "", json.loads(record).get("stage")) for status, record in rows]
+    return [
+        (status, json.loads(record).get("error") or "", json.loads(record).get("stage"))
+        for status, record in rows
+    ]
 
 
 def _no_worker_left(marker: str) -> bool:
