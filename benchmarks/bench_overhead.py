@@ -16,7 +16,9 @@ import time
 import pytest
 import torch
 
-from nnbench import config, plugins, registry
+from nnbench import plugins, registry
+from nnbench.plan import expand
+from nnbench.suite import load_suite
 from nnbench.measure import step_time_stats
 from nnbench.training import make_optimizer
 from nnbench.trial import execute_trial
@@ -44,7 +46,7 @@ def _spec(tmp_path, architecture: str, task: str, steps: int):
             """
         )
     )
-    [planned] = config.expand(config.load_suite(path), "cpu").trials
+    [planned] = expand(load_suite(path), "cpu").trials
     return planned.spec
 
 

@@ -5,6 +5,7 @@ The public API a plugin author or a script uses. Importing it does not import to
 
 from __future__ import annotations
 
+import importlib.metadata
 from typing import TYPE_CHECKING
 
 from nnbench.errors import NnbenchError
@@ -27,7 +28,10 @@ from nnbench.types import (
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
-__version__ = "0.1.0"
+try:  # one source of truth: the version pyproject.toml gives the installed distribution
+    __version__ = importlib.metadata.version("nnbench")
+except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "unknown"
 
 __all__ = [
     "Architecture",
@@ -56,7 +60,7 @@ __all__ = [
 
 
 def run_suite(suite, **options):
-    """Run a suite (a path to a YAML file, or a parsed :class:`nnbench.config.Suite`); see :func:`nnbench.runner.run_suite`."""
+    """Run a suite (a path to a YAML file, or a parsed :class:`nnbench.suite.Suite`); see :func:`nnbench.runner.run_suite`."""
     from nnbench.runner import run_suite as _run_suite
 
     return _run_suite(suite, **options)

@@ -17,7 +17,7 @@ from nnbench.errors import NnbenchError
 
 
 class Group(click.Group):
-    """A click group that turns nnbench errors into one line and a non-zero exit."""
+    """A click group that turns nnbench errors into ``error:`` lines (one per error) and a non-zero exit."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -25,7 +25,8 @@ class Group(click.Group):
         except NnbenchError as exc:
             if DEBUG["on"]:
                 raise
-            click.echo(f"error: {exc}", err=True)
+            for line in str(exc).splitlines() or [""]:  # a suite's errors: one line each
+                click.echo(f"error: {line}", err=True)
             sys.exit(2)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
-import json
+import hashlib
 import os
 import queue
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -24,11 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from nnbench.types import Budget, TrainingSettings, TrialSpec
+from nnbench.subprocess_trial import (
+    ProgressCallback,
+    RunningProcesses,
+    run_trial_subprocess,
+    spec_from_dict,
+    spec_to_dict,
+)
+from nnbench.types import TrialSpec
 
-ProgressCallback = Callable[[str, int, float], None]  # (trial_id, step, train_s)
 StartCallback = Callable[["Job"], None]
-STDERR_TAIL_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -37,20 +38,6 @@ class Job:
 
     spec: TrialSpec
     arch_label: str
-
-
-def spec_to_dict(spec: TrialSpec) -> dict[str, Any]:
-    """A TrialSpec as plain JSON-able data."""
-    return dataclasses.asdict(spec)
-
-
-def spec_from_dict(data: dict[str, Any]) -> TrialSpec:
-    """The inverse of :func:`spec_to_dict`."""
-    data = dict(data)
-    data["budget"] = Budget(**data["budget"])
-    data["training"] = TrainingSettings(**data["training"])
-    data["plugin_files"] = tuple(data.get("plugin_files", ()))
-    return TrialSpec(**data)
 
 
 class JobSource(Protocol):
@@ -167,13 +154,6 @@ class InlineExecutor(Executor):
         return job, record, curve
 
 
-def _signal_name(returncode: int) -> str:
-    try:
-        return signal.Signals(-returncode).name
-    except ValueError:
-        return f"signal {-returncode}"
-
-
 class ProcessExecutor(Executor):
     """A fresh subprocess per trial with a hard wall-clock timeout; ``workers`` trials at once."""
 
@@ -184,7 +164,7 @@ class ProcessExecutor(Executor):
         self.slots = self.workers
         self.timeout_s = timeout_s
         self.on_progress = None
-        self._procs: set[subprocess.Popen] = set()
+        self._running = RunningProcesses()
         self._lock = threading.Lock()
         self._done: queue.Queue[tuple[Job, dict, list]] = queue.Queue()
         self._free_slots = list(range(self.workers))
@@ -196,7 +176,14 @@ class ProcessExecutor(Executor):
 
         def work() -> None:
             try:
-                result = self._run_one(job, self.on_progress, gpu=self._gpu_for(slot, job.spec))
+                result = run_trial_subprocess(
+                    job.spec,
+                    job.arch_label,
+                    self.timeout_s,
+                    self.on_progress,
+                    gpu=self._gpu_for(slot, job.spec),
+                    running=self._running,
+                )
             except BaseException as exc:  # never leave the driver waiting for a result that cannot come
                 from nnbench.trial import failure_record
 
@@ -213,10 +200,7 @@ class ProcessExecutor(Executor):
 
     def close(self) -> None:
         """Kill and reap any trial process still running (reached on Ctrl-C too)."""
-        with self._lock:
-            procs = list(self._procs)
-        for proc in procs:
-            _kill_and_reap(proc)
+        self._running.kill_all()
 
     def _gpu_for(self, slot: int, spec: TrialSpec) -> str | None:
         """With several GPUs, worker ``slot`` gets its own (round robin over the visible ones)."""
@@ -231,126 +215,34 @@ class ProcessExecutor(Executor):
             devices = [str(i) for i in range(torch.cuda.device_count())]
         return devices[slot % len(devices)] if len(devices) > 1 else None
 
-    def _run_one(
-        self, job: Job, on_progress: ProgressCallback | None, gpu: str | None = None
-    ) -> tuple[dict, list]:
-        from nnbench.trial import failure_record
 
-        spec = job.spec
-        with tempfile.TemporaryDirectory(prefix="nnbench-trial-") as tmp:
-            result_path = Path(tmp) / "result.json"
-            stderr_path = Path(tmp) / "stderr.txt"
-            env = dict(os.environ, PYTHONUNBUFFERED="1")
-            if spec.threads:
-                env["OMP_NUM_THREADS"] = str(spec.threads)
-            if gpu is not None:
-                env["CUDA_VISIBLE_DEVICES"] = gpu
-            job_text = json.dumps(
-                {"spec": spec_to_dict(spec), "arch_label": job.arch_label, "result_path": str(result_path)}
-            )
-            with open(stderr_path, "w") as stderr:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "nnbench.worker"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=stderr,
-                    text=True,
-                    env=env,
-                )
-                with self._lock:
-                    self._procs.add(proc)
-                timed_out = threading.Event()
+def write_shipped_plugin(folder: Path, original: str, text: str) -> Path:
+    """Write plugin file ``original`` (a path on the driver) into ``folder`` on a node; return where.
 
-                def kill_on_timeout() -> None:
-                    timed_out.set()
-                    proc.kill()
-
-                timer = threading.Timer(self.timeout_s, kill_on_timeout)
-                timer.start()
-                try:
-                    assert proc.stdin is not None and proc.stdout is not None
-                    proc.stdin.write(job_text)
-                    proc.stdin.close()
-                    _relay_progress(proc.stdout, spec.trial_id, on_progress)
-                    returncode = proc.wait()
-                finally:
-                    # Whatever failed on this side, the trial's process does not outlive it: a
-                    # survivor would crowd the machine that times the next trials.
-                    timer.cancel()
-                    _kill_and_reap(proc)
-                    with self._lock:
-                        self._procs.discard(proc)
-            if timed_out.is_set():
-                return failure_record(
-                    spec,
-                    "timeout",
-                    f"killed after the executor timeout of {self.timeout_s:g}s",
-                    job.arch_label,
-                ), []
-            if result_path.exists() and returncode == 0:
-                result = json.loads(result_path.read_text())
-                return result["record"], result["curve"]
-            tail = stderr_path.read_text(errors="replace")[-STDERR_TAIL_CHARS:].strip()
-            how = (
-                f"killed by {_signal_name(returncode)}"
-                if returncode < 0
-                else f"exited with code {returncode}"
-            )
-            message = f"trial process {how} without a result"
-            if returncode == -signal.SIGKILL:
-                message += " (SIGKILL: often the kernel's out-of-memory killer)"
-            return failure_record(
-                spec, "crashed", message + (f"; stderr: {tail}" if tail else ""), job.arch_label
-            ), []
-
-
-def _relay_progress(stdout, trial_id: str, on_progress: ProgressCallback | None) -> None:
-    """Read the trial's stdout to its end, passing progress lines to ``on_progress``.
-
-    The callback is an observer (the live display): if it raises, progress stops being relayed,
-    and the trial goes on untouched.
+    The file keeps its name inside a subfolder named from a hash of its full driver path.
     """
-    from nnbench.worker import PROGRESS_PREFIX
-
-    for line in stdout:
-        if on_progress is None or not line.startswith(PROGRESS_PREFIX):
-            continue
-        try:
-            step, train_s = line[len(PROGRESS_PREFIX) :].split()
-            on_progress(trial_id, int(step), float(train_s))
-        except Exception:
-            on_progress = None
-
-
-def _kill_and_reap(proc: subprocess.Popen) -> None:
-    """Kill ``proc`` if it still runs and wait for it, so no zombie or orphan is left."""
-    if proc.poll() is None:
-        with contextlib.suppress(OSError):
-            proc.kill()
-    with contextlib.suppress(Exception):
-        proc.wait(timeout=30)
-    for stream in (proc.stdin, proc.stdout):
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                stream.close()
+    digest = hashlib.sha256(original.encode()).hexdigest()[:16]
+    local = folder / digest / Path(original).name
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text(text)
+    return local
 
 
 def _run_on_ray_node(spec_data: dict, arch_label: str, plugin_sources: dict[str, str], timeout_s: float):
     """The body of one Ray task: the trial runs isolated in a subprocess on whichever node Ray chose.
 
-    Plugin files travel as their text (the driver's paths do not exist on other nodes) and are
-    written to a temporary folder under their own names before the trial loads them.
+    Plugin files travel as their text (the driver's paths do not exist on other nodes). Each is written
+    to a folder of its own, named from the driver's full path, under its own file name: two files with
+    the same name (``a/models.py``, ``b/models.py``) stay two files, and two modules in the trial.
     """
     import platform
 
     folder = Path(tempfile.mkdtemp(prefix="nnbench-ray-plugins-"))
-    local_files = []
-    for original, text in plugin_sources.items():
-        local = folder / Path(original).name
-        local.write_text(text)
-        local_files.append(str(local))
+    local_files = [
+        str(write_shipped_plugin(folder, original, text)) for original, text in plugin_sources.items()
+    ]
     spec = spec_from_dict({**spec_data, "plugin_files": tuple(local_files)})
-    record, curve = ProcessExecutor(workers=1, timeout_s=timeout_s)._run_one(Job(spec, arch_label), None)
+    record, curve = run_trial_subprocess(spec, arch_label, timeout_s)
     record["plugin_files"] = None
     record["executor_node"] = platform.node()
     return record, curve

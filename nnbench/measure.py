@@ -300,6 +300,29 @@ def cost_fields(train_s: float | None, device: str, price_per_hour_usd: float | 
     return {"device_seconds": device_seconds, "cost_usd": cost, "price_per_hour_usd": price_per_hour_usd}
 
 
+def resolve_device(requested: str) -> str:
+    """``auto`` -> cuda > mps > cpu; an explicit device that is absent is an error. Imports torch."""
+    import torch
+
+    from nnbench.errors import NnbenchError
+
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+    }
+    if requested == "auto":
+        return "cuda" if available["cuda"] else "mps" if available["mps"] else "cpu"
+    if not available.get(requested, False):
+        raise NnbenchError(f"device {requested!r} is not available on this machine (use device: auto or cpu)")
+    return requested
+
+
+def default_threads(workers: int) -> int:
+    """Torch threads per CPU trial when the suite sets none: the machine's cores shared by the workers."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
 def device_name(device: str) -> str:
     """The exact name of the device a trial ran on."""
     if device == "cuda":
@@ -369,6 +392,16 @@ def plugin_versions() -> dict[str, str]:
     return versions
 
 
+def nnbench_version() -> str:
+    """nnbench's installed version, from the package metadata (``unknown`` in a source tree never installed)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("nnbench")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def nvidia_driver_version() -> str | None:
     """The NVIDIA driver version from NVML, or None where NVML is not available."""
     try:
@@ -385,12 +418,10 @@ def environment_info(device: str) -> dict[str, Any]:
     """Versions and hardware of the machine running a suite."""
     import torch
 
-    import nnbench
-
     info: dict[str, Any] = {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "nnbench_version": nnbench.__version__,
+        "nnbench_version": nnbench_version(),
         "torch_version": torch.__version__,
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),

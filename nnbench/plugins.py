@@ -7,6 +7,7 @@ trials are skipped with that reason. ``NNBENCH_STRICT_PLUGINS=1`` turns any fail
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -40,6 +41,31 @@ pm.add_hookspecs(hookspecs)
 failures: list[PluginFailure] = []
 _loaded = False
 _loaded_files: set[str] = set()
+# Bumped whenever the set of registered plugins changes: the registry rebuilds itself when it moves,
+# so nothing here has to call into the registry.
+_generation = 0
+
+
+def generation() -> int:
+    """A counter that changes whenever a plugin is registered or unregistered (or all are reset)."""
+    return _generation
+
+
+def _changed() -> None:
+    global _generation
+    _generation += 1
+
+
+def register(plugin: object, name: str) -> None:
+    """Register ``plugin`` under ``name`` (no checks: for nnbench's own plugins and the testing kit)."""
+    pm.register(plugin, name=name)
+    _changed()
+
+
+def unregister(name: str) -> None:
+    """Unregister the plugin called ``name``."""
+    pm.unregister(name=name)
+    _changed()
 
 
 def strict() -> bool:
@@ -68,6 +94,7 @@ def _register_checked(module: ModuleType, name: str) -> bool:
         pm.unregister(name=name)
         record_failure(name, f"{exc} (no such hook: check its spelling against docs/hooks.md)")
         return False
+    _changed()
     return True
 
 
@@ -101,7 +128,7 @@ def load_plugins() -> None:
         _enable_tracing()
     for module_name in DEFAULT_PLUGINS:
         # Core plugins are part of nnbench itself: if they fail, that is a bug, so let it raise.
-        pm.register(importlib.import_module(module_name), name=module_name)
+        register(importlib.import_module(module_name), module_name)
     for entry_point in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         plugin_name = f"{entry_point.name} ({entry_point.value})"
         if pm.get_plugin(plugin_name) is not None:
@@ -125,7 +152,7 @@ def load_plugin_file(path: str | Path) -> str | None:
     if not Path(resolved).is_file():
         record_failure(plugin_name, "no such file")
         return None
-    module_name = "nnbench_file_plugin_" + Path(resolved).stem.replace("-", "_")
+    module_name = file_module_name(resolved)
     try:
         spec = importlib.util.spec_from_file_location(module_name, resolved)
         assert spec is not None and spec.loader is not None
@@ -139,10 +166,22 @@ def load_plugin_file(path: str | Path) -> str | None:
         return None
     if not _register_checked(module, plugin_name):
         return None
-    from nnbench import registry
-
-    registry.invalidate()
     return plugin_name
+
+
+def load_plugin_files(paths) -> None:
+    """Load every loose plugin file of ``paths`` (a suite's ``plugin_files``); failures are recorded."""
+    for path in paths:
+        load_plugin_file(path)
+
+
+def file_module_name(path: str | Path) -> str:
+    """The module name a loose plugin file is loaded under: from its full path, so that two files with
+    the same name in two folders (``a/models.py``, ``b/models.py``) are two modules."""
+    resolved = str(Path(path).expanduser().resolve())
+    stem = "".join(c if c.isalnum() or c == "_" else "_" for c in Path(resolved).stem)
+    digest = hashlib.sha256(resolved.encode()).hexdigest()[:12]
+    return f"nnbench_file_plugin_{stem}_{digest}"
 
 
 def plugin_listing() -> list[dict[str, object]]:
@@ -165,6 +204,4 @@ def reset() -> None:
     failures.clear()
     _loaded_files.clear()
     _loaded = False
-    from nnbench import registry
-
-    registry.invalidate()
+    _changed()

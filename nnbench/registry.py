@@ -6,17 +6,14 @@ plugin is recorded against that plugin (see :mod:`nnbench.plugins`) and the othe
 
 from __future__ import annotations
 
-import difflib
-import re
 from dataclasses import dataclass, field
 
 import pydantic
 
 from nnbench import plugins, space
 from nnbench.errors import NnbenchError, PluginError
+from nnbench.names import NAME_PATTERN, did_you_mean
 from nnbench.types import KINDS, MODALITIES, Architecture, Task
-
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
 @dataclass
@@ -29,12 +26,7 @@ class Registry:
 
 
 _registry: Registry | None = None
-
-
-def invalidate() -> None:
-    """Forget the cached registry (after a plugin file is loaded)."""
-    global _registry
-    _registry = None
+_built_at = -1  # the plugin manager's generation the registry was built from
 
 
 def _check_named(obj: object, what: str) -> str:
@@ -127,24 +119,23 @@ def _build() -> Registry:
 
 
 def get_registry() -> Registry:
-    """The registry, built on first use."""
-    global _registry
-    if _registry is None:
+    """The registry, built on first use and rebuilt whenever the set of plugins has changed since."""
+    global _registry, _built_at
+    plugins.load_plugins()
+    if _registry is None or _built_at != plugins.generation():
+        _built_at = plugins.generation()
         _registry = _build()
     return _registry
 
 
-def did_you_mean(name: str, known: list[str]) -> str:
-    """``"; did you mean 'x'?"`` for the closest of ``known``, or an empty string."""
-    close = difflib.get_close_matches(name, known, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def _unknown(kind: str, name: str, known: list[str]) -> NnbenchError:
     hint = did_you_mean(name, known)
+    listing = ", ".join(sorted(known)) or "none"
+    # "unknown architecture 'resnet'; known: cnn, mlp" or "...; did you mean 'mlp'? Known: cnn, mlp"
+    known_part = f" Known: {listing}" if hint else f"; known: {listing}"
     failed = [f.plugin for f in plugins.failures]
     also = f" (plugins that failed to load: {', '.join(failed)})" if failed else ""
-    return NnbenchError(f"unknown {kind} {name!r}{hint} Known: {', '.join(sorted(known)) or 'none'}{also}")
+    return NnbenchError(f"unknown {kind} {name!r}{hint}{known_part}{also}")
 
 
 def get_architecture(name: str) -> Architecture:

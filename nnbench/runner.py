@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnbench import config as suite_config
 from nnbench import measure, plugins
 from nnbench.executors import Job, drive, make_executor
+from nnbench.plan import PlannedTrial, expand
 from nnbench.store import Store
+from nnbench.suite import Suite, load_suite
 from nnbench.trial import failure_record
-from nnbench.tuning import TuningScheduler
+from nnbench.tuning import StudyPlan, TuningScheduler
 from nnbench.types import SuiteContext
 
 # Statuses that make `nnbench run` exit non-zero (documented in the README).
@@ -29,7 +30,7 @@ FAILED_STATUSES = ("error", "timeout", "oom", "crashed")
 class StudyState:
     """A tuning study as the store holds it when the run starts (for ``--dry-run`` and the summary)."""
 
-    plan: suite_config.StudyPlan
+    plan: StudyPlan
     tuned: int  # tuning trials with a result in the store
     to_tune: int  # tuning trials still to run (new, or failed and retried)
 
@@ -40,7 +41,7 @@ class RunSummary:
 
     run_id: str | None
     db_path: str
-    planned: list[suite_config.PlannedTrial]
+    planned: list[PlannedTrial]
     already_done: int = 0
     not_applicable: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
@@ -48,7 +49,7 @@ class RunSummary:
     plugin_failures: list[plugins.PluginFailure] = field(default_factory=list)
     interrupted: bool = False
     dry_run: bool = False
-    to_run: list[suite_config.PlannedTrial] = field(default_factory=list)
+    to_run: list[PlannedTrial] = field(default_factory=list)
     studies: list[StudyState] = field(default_factory=list)
 
     @property
@@ -78,7 +79,7 @@ def _environment(device: str) -> dict[str, Any]:
 
 
 def run_suite(
-    suite: str | Path | suite_config.Suite,
+    suite: str | Path | Suite,
     *,
     db: str | Path | None = None,
     executor: str | None = None,
@@ -90,18 +91,26 @@ def run_suite(
     quiet: bool = False,
     console=None,
 ) -> RunSummary:
-    """Run (or with ``dry_run`` only plan) a suite; return a :class:`RunSummary`."""
-    if not isinstance(suite, suite_config.Suite):
-        suite = suite_config.load_suite(suite, plugin_files)
+    """Run (or with ``dry_run`` only plan) a suite; return a :class:`RunSummary`.
+
+    ``suite`` is a path or a parsed :class:`~nnbench.suite.Suite`; its plugin files (and ``plugin_files``)
+    are loaded here, before the suite is planned.
+    """
+    if not isinstance(suite, Suite):
+        suite = load_suite(suite, plugin_files)
+    elif plugin_files:
+        raise ValueError("plugin_files is for a suite given by its path; a parsed Suite already has them")
+    plugins.load_plugin_files(suite.plugin_files)
     model = suite.model
-    resolved_device = suite_config.resolve_device(device or model.device)
+    resolved_device = measure.resolve_device(device or model.device)
     workers = workers or model.executor.workers
-    matrix = suite_config.expand(suite, resolved_device, workers=workers)
+    matrix = expand(suite, resolved_device, workers=workers)
+    study_plans = [StudyPlan.of(tuned) for tuned in matrix.tuned]
 
     with Store(db) as store:
         done = store.finished_ids()
-        stored = {row["trial_id"]: row for row in store.trial_rows()} if matrix.studies else {}
-        scheduler = TuningScheduler([], matrix.studies, stored)
+        stored = {row["trial_id"]: row for row in store.trial_rows()} if study_plans else {}
+        scheduler = TuningScheduler([], study_plans, stored)
         summary = RunSummary(
             run_id=None,
             db_path=str(store.path),
@@ -154,7 +163,7 @@ def run_suite(
             workers=workers,
             timeout_s=model.executor.timeout,
             address=address or model.executor.address,
-            threads=model.threads or suite_config.default_threads(workers),
+            threads=model.threads or measure.default_threads(workers),
             device=resolved_device,
         )
         scheduler.plain.extend(Job(p.spec, p.arch_label) for p in summary.to_run)

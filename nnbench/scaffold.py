@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nnbench.errors import NnbenchError
+from nnbench.names import NAME_PATTERN  # the registry's rule for architecture names
 
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")  # the registry's rule for architecture names
 BARE_TOML_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 

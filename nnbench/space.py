@@ -24,6 +24,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from nnbench.names import did_you_mean
+
 TRAINING_PREFIX = "training."
 # Generic-trainer settings a search space may vary (the others describe the machine, not the model).
 TUNABLE_TRAINING = ("lr", "weight_decay", "batch_size", "optimizer")
@@ -189,8 +191,6 @@ def split_key(key: str) -> tuple[str, str]:
 
 def check_keys(space: dict[str, Any], config_fields: set[str]) -> None:
     """Raise ValueError naming the first key that is neither a Config field nor a tunable training setting."""
-    from nnbench.registry import did_you_mean
-
     tunable = {TRAINING_PREFIX + name for name in TUNABLE_TRAINING}
     for key in space:
         where, name = split_key(key)

@@ -16,9 +16,8 @@ with a finite validation score, and two trials of the same seed agreeing exactly
 The kit runs on the CPU with one torch thread and leaves the caller's random state and thread count
 as it found them; a check of one architecture takes seconds.
 
-Also a pytest plugin (entry point ``pytest11``): the fixtures ``nnbench_plugins`` (a fresh plugin
-manager for one test) and ``nnbench_check`` (:func:`assert_architecture_conforms` inside it).
-Importing this module does not import torch.
+Its pytest fixtures (``nnbench_plugins``, ``nnbench_check``) live in :mod:`nnbench.pytest_plugin`,
+which pytest loads through the ``pytest11`` entry point. Importing this module does not import torch.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -37,7 +35,7 @@ from nnbench.errors import NnbenchError
 from nnbench.hookspecs import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from nnbench.types import Architecture, Task, TaskSpec
+    from nnbench.types import Architecture, Task, TaskSpec, TrialSpec
 
 # What each check means, in the order they run (``nnbench check --help`` and docs/plugins.md use it).
 CHECKS = {
@@ -183,17 +181,15 @@ def _registered(name_or_instance: str | Architecture) -> Iterator[Architecture]:
         yield architecture
         return
     plugin_name = f"nnbench.testing:{architecture.name or type(architecture).__qualname__}"
-    plugins.pm.register(_InstancePlugin(architecture), name=plugin_name)
-    registry.invalidate()
+    plugins.register(_InstancePlugin(architecture), plugin_name)
     try:
         if architecture.name not in registry.get_registry().architectures:
             failure = next((f for f in plugins.failures if f.plugin == plugin_name), None)
             raise NnbenchError(f"cannot register {architecture!r}: {failure.error if failure else 'unknown'}")
         yield architecture
     finally:
-        plugins.pm.unregister(name=plugin_name)
+        plugins.unregister(plugin_name)
         plugins.failures[:] = [f for f in plugins.failures if f.plugin != plugin_name]
-        registry.invalidate()
 
 
 def required_fields(task_cls: type[Task]) -> list[str]:
@@ -521,38 +517,41 @@ class _Checker:
         return self.result(label, "finite-outputs", True, f"{outputs.numel()} values, all finite")
 
     # -- through trials (own loop, generation) -----------------------------------------------------------
-    def _trial_spec(self, task_cls: type[Task], task_config: dict[str, Any]):
-        from nnbench import config as suite_config
+    def _trial_spec(self, task_cls: type[Task], task_config: dict[str, Any]) -> TrialSpec:
+        """A short CPU trial of the architecture's defaults on the tiny task, built by the planner."""
+        from nnbench import plan
+        from nnbench.measure import DEFAULT_PRICE_PER_HOUR_USD
+        from nnbench.suite import TrainingModel
+        from nnbench.types import Budget
 
-        task_entry = {"name": task_cls.name, **task_config}
-        text = "\n".join(
-            [
-                "name: nnbench-check",
-                "device: cpu",
-                "seeds: [0]",
-                "threads: 1",
-                f"budget: {{steps: {TRIAL_STEPS}}}",
-                f"training: {{batch_size: {BATCH}, eval_every: 0, warmup_steps: 1}}",
-                "executor: {kind: inline}",
-                f"tasks: [{json.dumps(task_entry)}]",
-                f"architectures: [{json.dumps(self.name)}]",
-                "",
-            ]
+        training = TrainingModel(batch_size=BATCH, eval_every=0, warmup_steps=1)
+        pair = plan.Pair(
+            architecture=self.name,
+            arch_label=self.name,
+            arch_config=self.architecture.Config().model_dump(mode="json"),
+            training=training.model_dump(mode="json"),
+            task=task_cls.name,
+            task_config=task_cls.Config(**task_config).model_dump(mode="json"),
+            task_version=task_cls.version,
+            placement=plan.Placement(
+                device="cpu",
+                threads=1,
+                price_per_hour_usd=DEFAULT_PRICE_PER_HOUR_USD["cpu"],
+                plugin_files=self.plugin_files,
+            ),
         )
-        suite = suite_config.parse_suite(text, None, extra_plugins=self.plugin_files)
-        [planned] = suite_config.expand(suite, "cpu", workers=1, threads=1).trials
-        return planned.spec
+        return plan.plain_trial(pair, seed=0, budget=Budget(steps=TRIAL_STEPS, seconds=None))
 
     def _trial(self, spec):
         from nnbench import plugins
         from nnbench.trial import execute_trial
 
         capture = _Capture()
-        plugins.pm.register(capture, name="nnbench.testing:capture")
+        plugins.register(capture, "nnbench.testing:capture")
         try:
             record, _curve = execute_trial(spec)
         finally:
-            plugins.pm.unregister(name="nnbench.testing:capture")
+            plugins.unregister("nnbench.testing:capture")
         return record, capture
 
     def _by_trials(
@@ -643,24 +642,3 @@ def _difference(a, b) -> str:
     if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape:
         return f" (largest difference {float((a.double() - b.double()).abs().max()):.3g})"
     return ""
-
-
-# -- the pytest plugin --------------------------------------------------------------------------------
-# Loaded through the ``pytest11`` entry point, so pytest is already imported; imported anywhere else
-# (``nnbench check``), the fixtures are not defined and pytest is never imported.
-if "pytest" in sys.modules:
-    import pytest
-
-    @pytest.fixture
-    def nnbench_plugins():
-        """A fresh nnbench plugin manager for one test: plugins and files loaded in it are forgotten after."""
-        from nnbench import plugins
-
-        plugins.reset()
-        yield plugins
-        plugins.reset()
-
-    @pytest.fixture
-    def nnbench_check(nnbench_plugins):
-        """:func:`assert_architecture_conforms`, run inside a fresh plugin manager."""
-        return assert_architecture_conforms

@@ -7,21 +7,107 @@ store at each ``nnbench run``: finished tuning trials are told to a fresh Optuna
 a tuning trial that failed (error, timeout, crashed, oom) is retried with the values it had, and the
 missing ones are asked for, one per free worker. Nothing finished is run twice.
 
-Ids (see :meth:`nnbench.config.StudyPlan.tune_trial_id` and ``final_trial_id``): tuning trial ``i`` of a study and the final
-re-run on seed ``s`` have ids that do not depend on the sampled values, so a re-run of the suite finds
-them; a final whose values are not the study's current winner is run again.
+Ids (see :meth:`StudyPlan.tune_trial_id` and ``final_trial_id``, built by :mod:`nnbench.plan`): tuning
+trial ``i`` of a study and the final re-run on seed ``s`` have ids that do not depend on the sampled
+values, so a re-run of the suite finds them; a final whose values are not the study's current winner is
+run again. This module imports :mod:`nnbench.plan`, never the reverse.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
-from nnbench.config import StudyPlan
+from nnbench import plan, space
 from nnbench.executors import Job
 from nnbench.store import FINAL_STATUSES
 from nnbench.trial import failure_record
+from nnbench.types import TrialSpec
+
+
+@dataclass(frozen=True)
+class StudyPlan(plan.TunedPair):
+    """One tuning study: a tuned (architecture entry, task) pair of a suite, with its id, before any trial
+    is drawn.
+
+    :class:`Study` turns it into ``tune.trials`` tuning trials (``stage = "tune"``) and, once they are
+    done, one re-run of the best configuration per seed (``stage = "final"``, ``tuned_from = study_id``).
+    """
+
+    study_id: str
+
+    @classmethod
+    def of(cls, tuned: plan.TunedPair) -> StudyPlan:
+        """The study of a pair the planner found tuned; its id is the hash of :func:`nnbench.plan.study_identity`."""
+        values = {f.name: getattr(tuned, f.name) for f in dataclasses.fields(plan.TunedPair)}
+        return cls(**values, study_id=plan.trial_id(plan.study_identity(tuned)))
+
+    def defaults(self) -> dict[str, Any]:
+        """The entry's own values of the sampled parameters, where the search space can draw them."""
+        values = {}
+        for key, param in self.space.items():
+            where, name = space.split_key(key)
+            value = (self.base.arch_config if where == "config" else self.base.training).get(name)
+            if space.contains(param, value):
+                values[key] = value
+        return values
+
+    def tune_trial_id(self, index: int) -> str:
+        """The id of tuning trial ``index``: it depends on the study and the index, not on the sampled
+        values, so a failed tuning trial is retried with the values it had."""
+        return plan.trial_id(
+            plan.study_trial_identity(self.study_id, "tune", self.tune_seed, self.tune_budget, index)
+        )
+
+    def final_trial_id(self, seed: int) -> str:
+        """The id of the re-run on ``seed``: not dependent on the winner's values, so a re-run is
+        replaced when the study's winner changes."""
+        return plan.trial_id(plan.study_trial_identity(self.study_id, "final", seed, self.final_budget))
+
+    def tune_trial(self, index: int, params: dict[str, Any]) -> TrialSpec:
+        """Tuning trial ``index`` with the sampled ``params``: the tuning seed and budget."""
+        return plan.trial_spec(
+            self._with(params),
+            self.tune_seed,
+            self.tune_budget,
+            trial_id=self.tune_trial_id(index),
+            label=f"{self.arch_label} · {self.task} · tuning trial {index}",
+            stage="tune",
+            study=self.study_id,
+            tune_index=index,
+            hparams=dict(params),
+            tune_trials=self.tune.trials,
+            tune_sampler=self.tune.sampler,
+        )
+
+    def final_trial(self, seed: int, params: dict[str, Any]) -> TrialSpec:
+        """The re-run of the winning ``params`` on ``seed`` with the suite's budget."""
+        return plan.trial_spec(
+            self._with(params),
+            seed,
+            self.final_budget,
+            trial_id=self.final_trial_id(seed),
+            label=f"{self.arch_label} · {self.task} · final · seed {seed}",
+            stage="final",
+            hparams=dict(params),
+            tuned_from=self.study_id,
+            tune_trials=self.tune.trials,
+            tune_sampler=self.tune.sampler,
+        )
+
+    def _with(self, params: dict[str, Any]) -> plan.Pair:
+        """The study's pair with sampled ``params`` (search-space keys) applied to its config and training."""
+        config = {k: v for k, v in params.items() if space.split_key(k)[0] == "config"}
+        training = {
+            space.split_key(k)[1]: v for k, v in params.items() if space.split_key(k)[0] == "training"
+        }
+        base = self.base
+        return dataclasses.replace(
+            base, arch_config={**base.arch_config, **config}, training={**base.training, **training}
+        )
 
 
 def _make_sampler(kind: str, seed: int, trials: int):

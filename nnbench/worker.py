@@ -1,8 +1,9 @@
-"""The subprocess side of the ``process`` executor: run one trial, write its result file, exit.
+"""The subprocess side of a trial run in a process of its own: read the job, run it, write the result, exit.
 
-Protocol: a JSON job on stdin (``spec``, ``arch_label``, ``result_path``); progress lines on stdout
-starting with :data:`PROGRESS_PREFIX`; the ``(record, curve)`` result as JSON in ``result_path``.
-Anything else the trial prints is passed through untouched.
+Run as ``python -m nnbench.worker`` by :mod:`nnbench.subprocess_trial`, which holds the protocol: a
+JSON job on stdin (``spec``, ``arch_label``, ``result_path``); progress lines on stdout starting with
+:data:`~nnbench.subprocess_trial.PROGRESS_PREFIX`; the ``(record, curve)`` result as JSON in
+``result_path``. Anything else the trial prints is passed through untouched.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import os
 import sys
 import threading
 import time
-
-PROGRESS_PREFIX = "@@nnbench-progress "
 
 
 def _exit_when_orphaned(parent: int) -> None:
@@ -28,7 +27,7 @@ def _exit_when_orphaned(parent: int) -> None:
 def main() -> None:
     """Read the job, run it, write the result."""
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
-    from nnbench.executors import spec_from_dict
+    from nnbench.subprocess_trial import PROGRESS_PREFIX, spec_from_dict
     from nnbench.trial import execute_trial
 
     job = json.loads(sys.stdin.read())

@@ -64,30 +64,32 @@ def test_plugin_tutorial_package_example_installs_and_registers(tmp_path):
 
 
 def test_suite_doc_example_is_valid(tmp_path):
-    from nnbench import config
+    from nnbench.plan import expand
+    from nnbench.suite import load_suite
 
     body = doc_files("suites.md")["example-suite.yaml"]
     (tmp_path / "example-suite.yaml").write_text(body)
-    suite = config.load_suite(tmp_path / "example-suite.yaml")
-    matrix = config.expand(suite, "cpu")
+    suite = load_suite(tmp_path / "example-suite.yaml")
+    matrix = expand(suite, "cpu")
     # 3 architecture configurations of mlp/cnn... mlp, mlp width 256, cnn x2 = 4; tasks: digits + parity x2 = 3
     assert len(matrix.trials) == 4 * 3 * 3
     assert all(t.not_applicable is None for t in matrix.trials)
 
 
 def test_tuned_suite_doc_example_plans_one_study_per_pair(tmp_path):
-    from nnbench import config
+    from nnbench.plan import expand
+    from nnbench.suite import load_suite
 
     body = doc_files("suites.md")["tuned-suite.yaml"]
     (tmp_path / "tuned-suite.yaml").write_text(body)
-    matrix = config.expand(config.load_suite(tmp_path / "tuned-suite.yaml"), "cpu")
-    assert len(matrix.studies) == 3  # cnn does not take tables: its two seeds there are n/a
+    matrix = expand(load_suite(tmp_path / "tuned-suite.yaml"), "cpu")
+    assert len(matrix.tuned) == 3  # cnn does not take tables: its two seeds there are n/a
     assert len(matrix.trials) == 2 and all(t.not_applicable for t in matrix.trials)
-    by_pair = {(s.architecture, s.task): s for s in matrix.studies}
+    by_pair = {(s.architecture, s.task): s for s in matrix.tuned}
     cnn = by_pair[("cnn", "digits")]
     assert cnn.tune.trials == 8 and cnn.tune_budget.steps == 100 and cnn.final_budget.steps == 300
     assert set(cnn.space) >= {"training.lr", "channels"} and "depth" not in cnn.space
-    assert cnn.base_config["depth"] == 2
+    assert cnn.base.arch_config["depth"] == 2
     assert by_pair[("mlp", "tabular-real")].tune.trials == 4
 
 
@@ -107,12 +109,13 @@ def test_plugin_tutorial_sizes_and_search_space_work(tmp_path):
 
 
 def test_readme_suite_is_valid(tmp_path):
-    from nnbench import config
+    from nnbench.plan import expand
+    from nnbench.suite import load_suite
 
     readme = (REPO / "README.md").read_text()
     body = readme.split("## A suite\n\n```yaml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "quick.yaml").write_text(body)
-    matrix = config.expand(config.load_suite(tmp_path / "quick.yaml"), "cpu")
+    matrix = expand(load_suite(tmp_path / "quick.yaml"), "cpu")
     assert len(matrix.trials) == 3 * 2 * 2
 
 

@@ -7,7 +7,9 @@ import time
 import pytest
 import torch
 
-from nnbench import config, measure
+from nnbench import measure
+from nnbench.plan import expand
+from nnbench.suite import load_suite
 from nnbench.trial import execute_trial
 
 pytestmark = [
@@ -21,7 +23,7 @@ def cuda_trial(write_suite, training: str = "{batch_size: 256, eval_every: 0}", 
         f"name: g\nseeds: [0]\ndevice: cuda\nbudget: {{steps: 50}}\ntraining: {training}\n"
         f"executor: {{kind: inline}}\ntasks: [digits]\narchitectures: [{architecture}]\n"
     )
-    [planned] = config.expand(config.load_suite(path), "cuda").trials
+    [planned] = expand(load_suite(path), "cuda").trials
     record, _ = execute_trial(planned.spec, planned.arch_label)
     assert record["status"] == "ok", record.get("traceback")
     return record

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nnbench import config, measure
+from nnbench import measure
+from nnbench.plan import expand
+from nnbench.suite import load_suite
 from nnbench.trial import execute_trial
 
 
@@ -14,7 +16,7 @@ def one_trial(write_suite, architecture="mlp", task="tabular-real", extra=""):
         f"training: {{batch_size: 64, eval_every: 20, warmup_steps: 2}}\n{extra}"
         f"tasks: [{task}]\narchitectures: [{architecture}]\n"
     )
-    [planned] = config.expand(config.load_suite(path), "cpu").trials
+    [planned] = expand(load_suite(path), "cpu").trials
     record, curve = execute_trial(planned.spec, planned.arch_label)
     assert record["status"] == "ok", record.get("traceback")
     return record, curve
@@ -105,7 +107,7 @@ def test_bf16_autocast_and_channels_last_run_on_cpu(write_suite):
         "training: {batch_size: 32, eval_every: 0, precision: bf16, channels_last: true}\n"
         "tasks: [digits]\narchitectures: [cnn]\n"
     )
-    [planned] = config.expand(config.load_suite(path), "cpu").trials
+    [planned] = expand(load_suite(path), "cpu").trials
     record, _ = execute_trial(planned.spec, planned.arch_label)
     assert record["status"] == "ok", record.get("traceback")
     assert record["precision"] == "bf16-amp" and record["channels_last"] is True
@@ -126,7 +128,7 @@ def test_compile_time_is_recorded_apart(write_suite):
         "training: {batch_size: 32, eval_every: 0, compile: true, warmup_steps: 2}\n"
         "tasks: [tabular-real]\narchitectures: [mlp]\n"
     )
-    [planned] = config.expand(config.load_suite(path), "cpu").trials
+    [planned] = expand(load_suite(path), "cpu").trials
     record, _ = execute_trial(planned.spec, planned.arch_label)
     assert record["status"] == "ok", record.get("traceback")
     assert record["compile"] is True and record["compile_s"] > 0

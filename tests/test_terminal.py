@@ -84,7 +84,8 @@ def test_a_tuned_run_in_a_terminal_ends_every_trial_ok(tmp_path):
 
 
 def _one_job(write_suite, steps: int = 3000):
-    from nnbench.config import expand, load_suite
+    from nnbench.plan import expand
+    from nnbench.suite import load_suite
     from nnbench.executors import Job
 
     path = write_suite(
@@ -121,7 +122,7 @@ def test_a_display_that_raises_never_changes_a_trial(write_suite):
 def test_a_driver_side_failure_kills_and_reaps_the_trial_process(write_suite, monkeypatch):
     import subprocess
 
-    from nnbench import executors
+    from nnbench import executors, subprocess_trial
 
     started = []
     real_popen = subprocess.Popen
@@ -135,8 +136,8 @@ def test_a_driver_side_failure_kills_and_reaps_the_trial_process(write_suite, mo
         stdout.readline()  # the trial is running
         raise RuntimeError("the driver failed while the trial ran")
 
-    monkeypatch.setattr(executors.subprocess, "Popen", recording_popen)
-    monkeypatch.setattr(executors, "_relay_progress", failing_relay)
+    monkeypatch.setattr(subprocess_trial.subprocess, "Popen", recording_popen)
+    monkeypatch.setattr(subprocess_trial, "relay_progress", failing_relay)
     executor = executors.ProcessExecutor(workers=1, timeout_s=60)
     results = list(executor.run([_one_job(write_suite, steps=100_000)], lambda *a: None))
     record = results[0][1]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nnbench import config
 from nnbench.errors import ConfigError
+from nnbench.plan import expand
+from nnbench.suite import load_suite, parse_duration
 
 from .conftest import REPO
 
@@ -21,8 +22,8 @@ architectures: [mlp]
 def error_of(write_suite, text: str) -> str:
     path = write_suite(text)
     with pytest.raises(ConfigError) as info:
-        suite = config.load_suite(path)
-        config.expand(suite, "cpu")
+        suite = load_suite(path)
+        expand(suite, "cpu")
     message = str(info.value)
     assert "\n" not in message, "an error is one line"
     assert message.startswith(str(path)), message
@@ -43,7 +44,7 @@ def error_of(write_suite, text: str) -> str:
         (
             GOOD.replace("[mlp]", "[{name: mlp, widht: 3}]"),
             5,
-            "architectures.0.widht: unknown key (architecture mlp)",
+            "architectures.0.widht: unknown key; did you mean 'width'? (architecture mlp)",
         ),
         (GOOD.replace("[mlp]", "[{name: mlp, width: wide}]"), 5, "architectures.0.width"),
         (GOOD + "training: {lr: .nan}\n", 6, "training.lr"),
@@ -65,7 +66,7 @@ def test_a_suite_that_is_not_a_mapping(write_suite):
 
 def test_missing_suite_file(tmp_path):
     with pytest.raises(ConfigError, match="no such suite file"):
-        config.load_suite(tmp_path / "nope.yaml")
+        load_suite(tmp_path / "nope.yaml")
 
 
 def test_grid_expands_lists_and_skips_incompatible_pairs(write_suite):
@@ -78,7 +79,7 @@ def test_grid_expands_lists_and_skips_incompatible_pairs(write_suite):
         architectures: [{name: mlp, width: [8, 16], depth: [1, 2]}, cnn]
         """
     )
-    matrix = config.expand(config.load_suite(path), "cpu")
+    matrix = expand(load_suite(path), "cpu")
     assert len(matrix.trials) == (4 + 1) * 2 * 3
     runnable = [t for t in matrix.trials if t.not_applicable is None]
     assert len(runnable) == 4 * 3  # mlp grid on tabular-real; cnn takes neither task; nothing generates toy2d
@@ -100,8 +101,8 @@ def test_trial_ids_do_not_depend_on_order_in_the_file(write_suite):
         "tasks: [digits]\nbudget: {steps: 5}\nseeds: [0]\nname: b\n",
         "b.yaml",
     )
-    ids_a = [t.spec.trial_id for t in config.expand(config.load_suite(first), "cpu").trials]
-    ids_b = [t.spec.trial_id for t in config.expand(config.load_suite(second), "cpu").trials]
+    ids_a = [t.spec.trial_id for t in expand(load_suite(first), "cpu").trials]
+    ids_b = [t.spec.trial_id for t in expand(load_suite(second), "cpu").trials]
     assert ids_a == ids_b
     # ... and the defaults are part of the id: spelling out a default changes nothing.
     third = write_suite(
@@ -109,32 +110,32 @@ def test_trial_ids_do_not_depend_on_order_in_the_file(write_suite):
         "architectures: [{name: mlp, width: 32, depth: 1, dropout: 0.0}]\ntraining: {lr: 0.01, batch_size: 32}\n",
         "c.yaml",
     )
-    assert [t.spec.trial_id for t in config.expand(config.load_suite(third), "cpu").trials] == ids_a
+    assert [t.spec.trial_id for t in expand(load_suite(third), "cpu").trials] == ids_a
 
 
 def test_per_architecture_training_overrides(write_suite):
     path = write_suite(GOOD.replace("[mlp]", "[mlp, {name: mlp, width: 8, training: {lr: 0.1}}]"))
-    trials = config.expand(config.load_suite(path), "cpu").trials
+    trials = expand(load_suite(path), "cpu").trials
     lrs = sorted({t.spec.training.lr for t in trials})
     assert lrs == [0.001, 0.1]
 
 
 def test_durations():
-    assert config.parse_duration("30s") == 30
-    assert config.parse_duration("1.5m") == 90
-    assert config.parse_duration("2h") == 7200
+    assert parse_duration("30s") == 30
+    assert parse_duration("1.5m") == 90
+    assert parse_duration("2h") == 7200
     for bad in ("30", 30, "s", "-1s", "0s", True, "1d"):
         with pytest.raises(ValueError):
-            config.parse_duration(bad)
+            parse_duration(bad)
 
 
 def test_defaults_are_validated_too(write_suite):
-    suite = config.load_suite(write_suite(GOOD))
+    suite = load_suite(write_suite(GOOD))
     assert suite.model.executor.timeout == 600.0  # "10m", parsed like a value from the file
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "suites").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_suite_is_valid(path):
-    matrix = config.expand(config.load_suite(path), "cpu")
-    assert matrix.trials or matrix.studies
+    matrix = expand(load_suite(path), "cpu")
+    assert matrix.trials or matrix.tuned
     assert not matrix.unavailable
