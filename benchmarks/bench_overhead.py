@@ -17,9 +17,9 @@ import pytest
 import torch
 
 from nnbench import plugins, registry
+from nnbench.measure import step_time_stats
 from nnbench.plan import expand
 from nnbench.suite import load_suite
-from nnbench.measure import step_time_stats
 from nnbench.training import make_optimizer
 from nnbench.trial import execute_trial
 

@@ -84,9 +84,9 @@ def test_a_tuned_run_in_a_terminal_ends_every_trial_ok(tmp_path):
 
 
 def _one_job(write_suite, steps: int = 3000):
+    from nnbench.executors import Job
     from nnbench.plan import expand
     from nnbench.suite import load_suite
-    from nnbench.executors import Job
 
     path = write_suite(
         f"""
