@@ -130,7 +130,9 @@ def test_the_graph_sees_imports_inside_functions_and_skips_type_checking(tmp_pat
     (package / "__init__.py").write_text("")
     (package / "a.py").write_text("def f():\n    from pkg import b\n")
     (package / "b.py").write_text("from . import a\n")
-    (package / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.d import x\n")
+    (package / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.d import x\n"
+    )
     (package / "d.py").write_text("import pkg.c\n")
     graph = import_graph(package)
     assert graph["pkg.a"] == {"pkg.b"} and graph["pkg.b"] == {"pkg.a"}
