@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nnbench.errors import ConfigError
+from nnbench.errors import MAX_ERRORS_SHOWN, ConfigError
 from nnbench.plan import expand
 from nnbench.suite import load_suite, parse_duration
 
@@ -139,3 +139,129 @@ def test_every_shipped_suite_is_valid(path):
     matrix = expand(load_suite(path), "cpu")
     assert matrix.trials or matrix.tuned
     assert not matrix.unavailable
+
+
+# -- every error at once -------------------------------------------------------------------------
+def errors_of(write_suite, text: str) -> list[str]:
+    """Every error line a suite gets (schema errors, or else the errors of its entries)."""
+    path = write_suite(text)
+    with pytest.raises(ConfigError) as info:
+        expand(load_suite(path), "cpu")
+    lines = str(info.value).splitlines()
+    assert lines[:MAX_ERRORS_SHOWN] == info.value.errors[:MAX_ERRORS_SHOWN]
+    return [line.removeprefix(f"{path}:") for line in lines]
+
+
+def test_a_misspelt_required_key_is_named_with_what_was_meant(write_suite):
+    errors = errors_of(write_suite, "name: t\nbudget: {steps: 5}\ntaskz: [digits]\narchitectures: [mlp]\n")
+    assert errors == ["1: tasks: required key is missing", "3: taskz: unknown key; did you mean 'tasks'?"]
+
+
+def test_unknown_keys_suggest_the_key_meant_at_every_level(write_suite):
+    errors = errors_of(
+        write_suite,
+        """
+        name: t
+        seed: [0, 1]
+        budget: {steps: 5, tiem: 3s}
+        training: {learning_rate: 0.1}
+        executor: {kind: process, worker: 2}
+        tune: {trials: 2, sampler: tpe, seeed: 3}
+        tasks: [digits]
+        architectures: [mlp]
+        bogus: 1
+        """,
+    )
+    assert errors == [
+        "2: seed: unknown key; did you mean 'seeds'?",
+        "3: budget.tiem: unknown key; did you mean 'time'?",
+        "4: training.learning_rate: unknown key; did you mean 'lr'?",
+        "5: executor.worker: unknown key; did you mean 'workers'?",
+        "6: tune.seeed: unknown key; did you mean 'seed'?",
+        "9: bogus: unknown key (expected one of: architectures, budget, cost, description, device, executor, "
+        "name, plugins, seeds, tasks, threads, training, tune)",
+    ]
+
+
+def test_every_entry_error_is_reported_on_its_own_line(write_suite):
+    from nnbench.registry import get_registry
+
+    registry = get_registry()
+    assert "mlp" in registry.architectures and "cnn" in registry.architectures
+    errors = errors_of(
+        write_suite,
+        """
+        name: t
+        budget: {steps: 5}
+        tasks:
+          - digits
+          - {name: tabular-real, n_trian: 5}
+          - {name: digits, tune: {trails: 3}}
+        architectures:
+          - resnet
+          - {name: mlp, widht: 3}
+          - {name: mlp, training: {learning_rate: 1}}
+          - {name: cnn, size: hueg}
+          - {name: mlp, depth: [1, 2], dropot: 0.1}
+        """,
+    )
+    assert errors == [
+        "5: tasks.1.n_trian: unknown key (expected one of: dataset, name, tune) (task tabular-real)",
+        "6: tasks.2.tune.trials: required key is missing",
+        "6: tasks.2.tune.trails: unknown key; did you mean 'trials'?",
+        f"8: architectures.0: unknown architecture 'resnet'; known: {', '.join(sorted(registry.architectures))}",
+        "9: architectures.1.widht: unknown key; did you mean 'width'? (architecture mlp)",
+        "10: architectures.2.training.learning_rate: unknown key; did you mean 'lr'?",
+        "11: architectures.3.size: cnn has no size 'hueg' (its sizes: xs, s, m, l)",
+        # once, though the grid makes two configurations of the entry
+        "12: architectures.4.dropot: unknown key; did you mean 'dropout'? (architecture mlp)",
+    ]
+
+
+def test_a_missing_data_folder_names_the_suite_line_and_the_absolute_path(write_suite, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a task's data_dir is relative to the working directory
+    errors = errors_of(
+        write_suite,
+        """
+        name: t
+        budget: {steps: 5}
+        tasks:
+          - {name: mnist, data_dir: data/mnist}
+          - {name: csv, path: tables/missing.csv, target: y}
+        architectures: [mlp]
+        """,
+    )
+    assert len(errors) == 2, errors
+    assert errors[0].startswith(f"4: tasks.0.data_dir: {tmp_path / 'data' / 'mnist'}: no such folder"), errors
+    assert errors[1].startswith(f"5: tasks.1.path: {tmp_path / 'tables' / 'missing.csv'}: no such file"), (
+        errors
+    )
+
+
+def test_many_errors_are_capped(write_suite):
+    keys = "".join(f"bogus{i}: 1\n" for i in range(MAX_ERRORS_SHOWN + 5))
+    errors = errors_of(write_suite, GOOD + keys)
+    assert len(errors) == MAX_ERRORS_SHOWN + 1
+    assert errors[-1] == "... and 5 more errors"
+
+
+def test_the_cli_prints_every_error_of_a_suite_and_exits_2(write_suite):
+    from .conftest import run_cli
+
+    path = write_suite(
+        """
+        name: t
+        seed: [0]
+        budget: {steps: 5}
+        taskz: [digits]
+        architectures: [mlp]
+        """
+    )
+    result = run_cli("run", str(path), "--dry-run", "--db", str(path.parent / "r.db"))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: {path}:1: tasks: required key is missing",
+        f"error: {path}:2: seed: unknown key; did you mean 'seeds'?",
+        f"error: {path}:4: taskz: unknown key; did you mean 'tasks'?",
+    ]
+    assert "Traceback" not in result.stdout + result.stderr
