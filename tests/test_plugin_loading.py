@@ -169,3 +169,50 @@ def test_repo_layout_ships_plugins_as_nnbench_plugins():
     import nnbench_plugins.mlp
 
     assert (REPO / "plugins" / "mlp.py").samefile(nnbench_plugins.mlp.__file__)
+
+
+# -- two plugin files with the same name ---------------------------------------------------------
+SAME_NAME = [TEST_PLUGINS / "same_name" / "a" / "models.py", TEST_PLUGINS / "same_name" / "b" / "models.py"]
+
+
+def test_plugin_files_with_the_same_name_are_two_modules():
+    import pickle
+
+    for path in SAME_NAME:
+        assert plugins.load_plugin_file(path)
+    a, b = nnbench.get_architecture("same-name-a"), nnbench.get_architecture("same-name-b")
+    assert type(a).__module__ != type(b).__module__
+    assert plugins.file_module_name(SAME_NAME[0]) == type(a).__module__
+    # Each class resolves through its own module name, as pickling (and Ray) needs.
+    assert type(pickle.loads(pickle.dumps(a))) is type(a)
+    assert type(pickle.loads(pickle.dumps(b))) is type(b)
+
+
+@pytest.mark.parametrize("executor", ["inline", "process"])
+def test_same_named_plugin_files_each_run_their_own_trials(executor, write_suite, tmp_path):
+    from nnbench.runner import run_suite
+
+    path = write_suite(
+        f"""
+        name: same-name
+        seeds: [0]
+        threads: 1
+        budget: {{steps: 5}}
+        training: {{batch_size: 32, eval_every: 0}}
+        plugins: [{SAME_NAME[0]}, {SAME_NAME[1]}]
+        tasks: [tabular-real]
+        architectures: [same-name-a, same-name-b]
+        """
+    )
+    summary = run_suite(path, db=tmp_path / "r.db", executor=executor, quiet=True)
+    status = {r["architecture"]: (r["status"], r.get("error")) for r in summary.records}
+    assert status == {"same-name-a": ("ok", None), "same-name-b": ("ok", None)}
+
+
+def test_shipped_plugin_files_keep_their_names_in_folders_of_their_own(tmp_path):
+    from nnbench.executors import write_shipped_plugin
+
+    first = write_shipped_plugin(tmp_path, "/x/a/models.py", "A = 1\n")
+    second = write_shipped_plugin(tmp_path, "/x/b/models.py", "B = 2\n")
+    assert first != second and first.name == second.name == "models.py"
+    assert first.read_text() == "A = 1\n" and second.read_text() == "B = 2\n"

@@ -119,3 +119,27 @@ def test_a_tuned_suite_runs_on_ray(ray_cluster, tmp_path, write_suite):
     stages = sorted(r["stage"] for r in summary.records)
     assert stages == ["final", "final", "tune", "tune", "tune", "tune"]
     assert all(r["executor_node"] for r in summary.records)
+
+
+@pytest.mark.slow
+def test_same_named_plugin_files_are_shipped_apart(ray_cluster, tmp_path, write_suite):
+    # a/models.py and b/models.py reach the node as two files and load as two modules: each
+    # architecture runs its own file's code (the plugin checks its module is its own).
+    same = [TEST_PLUGINS / "same_name" / folder / "models.py" for folder in ("a", "b")]
+    path = write_suite(
+        f"""
+        name: ray-same-name
+        seeds: [0]
+        threads: 1
+        budget: {{steps: 5}}
+        training: {{batch_size: 32, eval_every: 0}}
+        plugins: [{same[0]}, {same[1]}]
+        executor: {{kind: ray, address: "{ray_cluster}", timeout: 120s}}
+        tasks: [tabular-real]
+        architectures: [same-name-a, same-name-b]
+        """
+    )
+    summary = run_suite(path, db=tmp_path / "s.db", quiet=True)
+    status = {r["architecture"]: (r["status"], r.get("error")) for r in summary.records}
+    assert status == {"same-name-a": ("ok", None), "same-name-b": ("ok", None)}
+    assert all(r["executor_node"] for r in summary.records)
