@@ -401,7 +401,9 @@ def compare_samples(
 # one task's trials: the leaderboard and its learning curves
 
 
-def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
+def numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Column ``column`` of ``frame`` as floats: NaN where a value is missing or not a number, or where
+    the frame has no such column (a store or an export written before the column existed)."""
     if column not in frame:
         return pd.Series(np.nan, index=frame.index, dtype=float)
     if frame[column].dtype == float:
@@ -436,14 +438,14 @@ def leaderboard(task_trials: pd.DataFrame, higher_is_better: bool) -> pd.DataFra
     NaN when the task has no target) over every attempted trial, failures counting as misses.
     """
     trials = task_trials[task_trials["status"] != "skipped"] if "status" in task_trials else task_trials
-    has_target = "target" in trials and bool(np.isfinite(_numeric(trials, "target")).any())
+    has_target = "target" in trials and bool(np.isfinite(numeric_column(trials, "target")).any())
     numeric = ("test_score", "time_to_target_s", "cost_to_target_usd", *MEDIAN_COLUMNS)
-    trials = trials.assign(**{column: _numeric(trials, column) for column in numeric})
+    trials = trials.assign(**{column: numeric_column(trials, column) for column in numeric})
     rows = []
     for label, group in trials.groupby("arch_label", sort=True, dropna=False):
         ok = group[group["status"] == "ok"]
-        quality = mean_interval(_numeric(ok, "test_score"))
-        train = median_iqr(_numeric(ok, "train_s"))
+        quality = mean_interval(numeric_column(ok, "test_score"))
+        train = median_iqr(numeric_column(ok, "train_s"))
         row = {
             "arch_label": label,
             "architecture": group["architecture"].iloc[0],
@@ -460,7 +462,7 @@ def leaderboard(task_trials: pd.DataFrame, higher_is_better: bool) -> pd.DataFra
             "train_s_q3": train.q3,
         }
         for column in MEDIAN_COLUMNS:
-            row[column] = median_iqr(_numeric(ok, column)).median
+            row[column] = median_iqr(numeric_column(ok, column)).median
         noisy = [_truthy(v) for v in ok["timing_noisy"]] if "timing_noisy" in ok else []
         row["noisy_share"] = float(np.mean(noisy)) if noisy else math.nan
         row["train_s"] = train.median
@@ -471,8 +473,8 @@ def leaderboard(task_trials: pd.DataFrame, higher_is_better: bool) -> pd.DataFra
                     group["status"], group.get("reached_target", [None] * len(group)), strict=True
                 )
             ]
-            ttt = time_to_target(_numeric(group, "time_to_target_s"), reached)
-            costs = _numeric(group, "cost_to_target_usd")
+            ttt = time_to_target(numeric_column(group, "time_to_target_s"), reached)
+            costs = numeric_column(group, "cost_to_target_usd")
             ctt = time_to_target(costs, reached)
             if not np.isfinite(costs[np.array(reached, dtype=bool)]).all():  # a cost not measured
                 ctt = TimeToTarget(math.nan, ctt.success_rate, ctt.reached, ctt.n)

@@ -107,16 +107,10 @@ def _labels(trials: pd.DataFrame) -> pd.Series:
     return trials["architecture"].astype(str)
 
 
-def _numeric(trials: pd.DataFrame, column: str) -> pd.Series:
-    if column not in trials:
-        return pd.Series(np.nan, index=trials.index, dtype=float)
-    return pd.to_numeric(trials[column], errors="coerce").astype(float)
-
-
 def plottable_trials(trials: pd.DataFrame, x: str = "train_s") -> pd.DataFrame:
     """The rows a quality figure can draw: status ``ok``, a finite test score, a positive ``x``."""
-    score = _numeric(trials, "test_score")
-    spent = _numeric(trials, x)
+    score = stats.numeric_column(trials, "test_score")
+    spent = stats.numeric_column(trials, x)
     keep = (trials["status"] == "ok") & np.isfinite(score) & np.isfinite(spent) & (spent > 0)
     return trials[keep]
 
@@ -148,8 +142,8 @@ def quality_against(
     usable = plottable_trials(trials, x)
     labels = _labels(usable)
     colors = colors or architecture_colors(labels)
-    spent_all = _numeric(usable, x).to_numpy()
-    score_all = _numeric(usable, "test_score").to_numpy()
+    spent_all = stats.numeric_column(usable, x).to_numpy()
+    score_all = stats.numeric_column(usable, "test_score").to_numpy()
     seeds_all = usable["seed"].to_numpy() if "seed" in usable else np.full(len(usable), "")
     per_trial = len(usable) <= MAX_TRIAL_MARKERS
     data, summary = [], []

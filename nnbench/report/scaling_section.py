@@ -33,12 +33,6 @@ AXES = (
 )
 
 
-def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
-    if column not in frame:
-        return pd.Series(np.nan, index=frame.index, dtype=float)
-    return pd.to_numeric(frame[column], errors="coerce").astype(float)
-
-
 def sized(trials: pd.DataFrame) -> pd.DataFrame:
     """The competing rows (no tuning trials) that ran at a named size."""
     if "size" not in trials or trials.empty:
@@ -80,7 +74,7 @@ def size_points(trials: pd.DataFrame, x: str) -> pd.DataFrame:
     columns = ["family", "size", "x", "mean", "low", "high", "n"]
     rows = sized(trials)
     rows = rows[rows["status"] == "ok"]
-    score, spent = _numeric(rows, "test_score"), _numeric(rows, x)
+    score, spent = stats.numeric_column(rows, "test_score"), stats.numeric_column(rows, x)
     keep = np.isfinite(score) & np.isfinite(spent) & (spent > 0)
     rows = rows[keep].assign(_family=families(rows[keep]), _x=spent[keep], _score=score[keep])
     out = []
@@ -150,8 +144,8 @@ def _amount(value: float, unit: str) -> str:
 def _missing_flops_note(trials: pd.DataFrame) -> str:
     """Which families have sized trials without a FLOPs count, so cannot sit on the FLOPs axis."""
     rows = sized(trials)
-    rows = rows[(rows["status"] == "ok") & np.isfinite(_numeric(rows, "test_score"))]
-    flops = _numeric(rows, "total_train_flops")
+    rows = rows[(rows["status"] == "ok") & np.isfinite(stats.numeric_column(rows, "test_score"))]
+    flops = stats.numeric_column(rows, "total_train_flops")
     lacking = rows[~(np.isfinite(flops) & (flops > 0))]
     if lacking.empty:
         return ""
@@ -177,7 +171,9 @@ def task_scaling(
     rows = sized(task_trials)
     if rows.empty:
         return None, {}
-    kind, reason = fit_target(_numeric(rows[rows["status"] == "ok"], "test_score"), higher_is_better)
+    kind, reason = fit_target(
+        stats.numeric_column(rows[rows["status"] == "ok"], "test_score"), higher_is_better
+    )
     fit_of = f"1 - {metric}" if kind == "error" else metric
     name = str(task_name)
     section: dict[str, Any] = {

@@ -52,12 +52,6 @@ def tuning_trials(trials: pd.DataFrame) -> pd.DataFrame:
 # one task's studies
 
 
-def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
-    if column not in frame:
-        return pd.Series(np.nan, index=frame.index, dtype=float)
-    return pd.to_numeric(frame[column], errors="coerce").astype(float)
-
-
 def _hparams(value: Any) -> dict:
     """The sampled hyper-parameters as a dict (the store gives a dict; an export may give JSON text)."""
     if isinstance(value, dict):
@@ -131,14 +125,14 @@ def _study_row(
     study: str, label: str, rows: pd.DataFrame, finals: pd.DataFrame, higher_is_better: bool
 ) -> dict:
     """:func:`study_rows`' dict for one study's tuning trials ``rows``."""
-    rows = rows.assign(_order=_numeric(rows, "tune_index")).sort_values("_order", kind="stable")
+    rows = rows.assign(_order=stats.numeric_column(rows, "tune_index")).sort_values("_order", kind="stable")
     ok = rows["status"] == "ok"
-    scored = _numeric(rows, "val_score").where(ok).to_numpy(dtype=float)
+    scored = stats.numeric_column(rows, "val_score").where(ok).to_numpy(dtype=float)
     finite = scored[np.isfinite(scored)]
     spread = stats.median_iqr(finite)
     best = stats.best_index(scored, higher_is_better=higher_is_better)
     reruns = finals[finals["tuned_from"].astype(str) == study] if "tuned_from" in finals else finals.iloc[:0]
-    planned = _numeric(rows, "tune_trials").dropna()
+    planned = stats.numeric_column(rows, "tune_trials").dropna()
     budgets = {budget_text(s, t) for s, t in zip(_column(rows, "budget_steps"), _column(rows, "budget_s"))}
     return {
         "study": study,
