@@ -21,11 +21,12 @@ import pluggy
 
 from nnbench import hookspecs
 from nnbench.errors import PluginError
+from nnbench.tasks import TASK_MODULES
 
 ENTRY_POINT_GROUP = "nnbench"
 
-# Core plugins that always load: the built-in tasks and the replaceable default hooks.
-DEFAULT_PLUGINS = ("nnbench.tasks", "nnbench.default_hooks")
+# Core plugins that always load: the built-in tasks (a plugin per module) and the replaceable default hooks.
+DEFAULT_PLUGINS = (*TASK_MODULES, "nnbench.default_hooks")
 
 
 @dataclass(frozen=True)

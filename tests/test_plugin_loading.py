@@ -102,7 +102,7 @@ def test_unknown_names_suggest_the_closest():
 def test_trace_prints_hook_calls(tmp_path):
     result = run_cli("list", "tasks", "--json", env={"NNBENCH_TRACE_PLUGINS": "1"})
     assert result.returncode == 0, result.stderr
-    assert "[nnbench trace] register_tasks -> nnbench.tasks" in result.stderr
+    assert "[nnbench trace] register_tasks -> nnbench.tasks.digits" in result.stderr
 
 
 def test_plugins_command_lists_failures(tmp_path):

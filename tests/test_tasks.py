@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import nnbench
-from nnbench.tasks import BUILTIN_TASKS, metrics, register_tasks
+from nnbench.tasks import BUILTIN_TASKS, TASK_MODULES, metrics
 from nnbench.tasks.digits import Digits
 from nnbench.tasks.running_parity import RunningParity
 from nnbench.tasks.splits import split_indices
@@ -53,9 +53,21 @@ SMOKE_TASKS = (Digits, TabularReal, RunningParity, Toy2D)  # the rest of the cat
 # ---------------------------------------------------------------------------------------------
 
 
-def test_register_tasks_registers_every_builtin_task_once():
+def test_each_task_module_registers_its_own_tasks_once():
+    # As each built-in architecture module does: the registry names the module as the task's plugin.
+    import importlib
+
+    from nnbench.registry import get_registry
+
+    registry = get_registry()
     registered = []
-    register_tasks(register=registered.append)
+    for module_name in TASK_MODULES:
+        module = importlib.import_module(module_name)
+        mine = []
+        module.register_tasks(register=mine.append)
+        assert mine and all(task.__module__ == module_name for task in mine), module_name
+        assert all(registry.owners[("task", task.name)] == module_name for task in mine)
+        registered += mine
     assert registered == list(BUILTIN_TASKS)
     assert len({t.name for t in registered}) == len(registered)
     assert {t.name for t in registered if t.tier == "smoke"} == {
@@ -64,6 +76,26 @@ def test_register_tasks_registers_every_builtin_task_once():
         "tabular-real",
         "toy2d",
     }
+
+
+def test_every_task_defined_in_the_tasks_package_is_registered():
+    # A task module missing from TASK_MODULES, or a task class missing from its module's hook, would
+    # silently not exist: every named Task subclass under nnbench/tasks/ must be registered.
+    import importlib
+    import inspect
+    import pkgutil
+
+    import nnbench.tasks
+    from nnbench.types import Task
+
+    defined = set()
+    for info in pkgutil.iter_modules(nnbench.tasks.__path__):
+        module = importlib.import_module(f"nnbench.tasks.{info.name}")
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            if issubclass(obj, Task) and obj.__module__ == module.__name__ and obj.name:
+                defined.add(obj)
+    assert defined == set(BUILTIN_TASKS)
+    assert {nnbench.get_task(task.name) for task in defined} == defined
 
 
 def test_registry_finds_the_builtin_tasks():

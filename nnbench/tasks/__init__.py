@@ -1,4 +1,7 @@
-"""The built-in tasks, registered as a default plugin.
+"""The built-in tasks. Each module is an ordinary plugin that registers its own tasks with a
+``register_tasks`` hook at its end, exactly as each built-in architecture module registers its
+architecture; :data:`TASK_MODULES` lists them, and the plugin manager loads each as a default plugin
+(where ``pyproject.toml``'s entry points list the architecture modules).
 
 Importing this package must stay fast (``nnbench list``): the task modules import torch, numpy,
 scikit-learn and pandas only inside their methods.
@@ -6,67 +9,40 @@ scikit-learn and pandas only inside their methods.
 
 from __future__ import annotations
 
-from nnbench.hookspecs import hookimpl
-from nnbench.tasks.digits import Digits
-from nnbench.tasks.digits_gen import DigitsGen
-from nnbench.tasks.digits_shifted import DigitsShifted
-from nnbench.tasks.listops import ListOps
-from nnbench.tasks.local_images import CIFAR10, MNIST, FashionMNIST
-from nnbench.tasks.local_tables import CSVTable, ParquetTable
-from nnbench.tasks.mnist1d import MNIST1D, MNIST1DShuffled
-from nnbench.tasks.mqar import MQAR
-from nnbench.tasks.running_parity import RunningParity
-from nnbench.tasks.tabular import Tabular
-from nnbench.tasks.tabular_real import TabularReal
-from nnbench.tasks.toy2d import Toy2D
+import importlib
+from typing import TYPE_CHECKING
 
-BUILTIN_TASKS = (
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from nnbench.types import Task
+
+TASK_MODULES = (
     # smoke: seconds a model, CI
-    Digits,
-    TabularReal,
-    RunningParity,
-    Toy2D,
+    "nnbench.tasks.digits",
+    "nnbench.tasks.tabular_real",
+    "nnbench.tasks.running_parity",
+    "nnbench.tasks.toy2d",
     # quick: up to a minute a model on two cores
-    DigitsShifted,
-    MNIST1D,
-    MNIST1DShuffled,
-    MQAR,
-    Tabular,
-    DigitsGen,
+    "nnbench.tasks.digits_shifted",
+    "nnbench.tasks.mnist1d",
+    "nnbench.tasks.mqar",
+    "nnbench.tasks.tabular",
+    "nnbench.tasks.digits_gen",
     # long: minutes
-    ListOps,
+    "nnbench.tasks.listops",
     # local: files the user has, from data_dir
-    MNIST,
-    FashionMNIST,
-    CIFAR10,
-    CSVTable,
-    ParquetTable,
+    "nnbench.tasks.local_images",
+    "nnbench.tasks.local_tables",
 )
 
-__all__ = [
-    "BUILTIN_TASKS",
-    "CIFAR10",
-    "CSVTable",
-    "Digits",
-    "DigitsGen",
-    "DigitsShifted",
-    "FashionMNIST",
-    "ListOps",
-    "MNIST",
-    "MNIST1D",
-    "MNIST1DShuffled",
-    "MQAR",
-    "ParquetTable",
-    "RunningParity",
-    "Tabular",
-    "TabularReal",
-    "Toy2D",
-    "register_tasks",
-]
+
+def builtin_tasks() -> tuple[type[Task], ...]:
+    """Every built-in task class, in the order the task modules register them."""
+    found: list[type[Task]] = []
+    for module_name in TASK_MODULES:
+        importlib.import_module(module_name).register_tasks(register=found.append)
+    return tuple(found)
 
 
-@hookimpl
-def register_tasks(register):
-    """Register every built-in task."""
-    for task in BUILTIN_TASKS:
-        register(task)
+BUILTIN_TASKS = builtin_tasks()
+
+__all__ = ["BUILTIN_TASKS", "TASK_MODULES", "builtin_tasks"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nnbench.hookspecs import hookimpl
 from nnbench.tasks import metrics
 from nnbench.tasks.splits import split_indices
 from nnbench.types import Config as BaseConfig
@@ -66,3 +67,9 @@ class Digits(Task):
         x, y = self.data[split]
         logits = metrics.predict(model, x)
         return {"accuracy": metrics.accuracy(logits, y), "loss": metrics.cross_entropy(logits, y).item()}
+
+
+@hookimpl
+def register_tasks(register):
+    """Register the Digits task."""
+    register(Digits)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+from nnbench.hookspecs import hookimpl
 from nnbench.tasks import metrics
 from nnbench.tasks.splits import split_indices
 from nnbench.types import Config as BaseConfig
@@ -217,3 +218,9 @@ class DigitsGen(Task):
         nonfinite = (~samples.isfinite()).float().mean().item()
         samples = samples.nan_to_num(0.0, 0.0, 0.0).reshape(n, 1, 8, 8).clamp(-1.0, 1.0)
         return {**self._compare(samples, real), **self.floors(split), "nonfinite_fraction": nonfinite}
+
+
+@hookimpl
+def register_tasks(register):
+    """Register the DigitsGen task."""
+    register(DigitsGen)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from nnbench.hookspecs import hookimpl
 from nnbench.tasks import metrics
 from nnbench.tasks.splits import split_indices
 from nnbench.types import Config as BaseConfig
@@ -87,3 +88,9 @@ class DigitsShifted(Task):
         x, y = self.data[split]
         logits = metrics.predict(model, x)
         return {"accuracy": metrics.accuracy(logits, y), "loss": metrics.cross_entropy(logits, y).item()}
+
+
+@hookimpl
+def register_tasks(register):
+    """Register the DigitsShifted task."""
+    register(DigitsShifted)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 from pydantic import Field
 
+from nnbench.hookspecs import hookimpl
 from nnbench.tasks import metrics
 from nnbench.types import Config as BaseConfig
 from nnbench.types import Metric, Task, TaskSpec
@@ -164,3 +165,9 @@ class ListOps(Task):
         x, y = self.data[split]
         logits = metrics.predict(model, x)
         return {"accuracy": metrics.accuracy(logits, y), "loss": metrics.cross_entropy(logits, y).item()}
+
+
+@hookimpl
+def register_tasks(register):
+    """Register the ListOps task."""
+    register(ListOps)

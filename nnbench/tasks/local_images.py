@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from nnbench.hookspecs import hookimpl
 from nnbench.tasks import loaders, metrics
 from nnbench.types import Config as BaseConfig
 from nnbench.types import Metric, Task, TaskSpec
@@ -177,3 +178,11 @@ class CIFAR10(Task):
         x, y = self.data[split]
         logits = metrics.predict(model, x)
         return {"accuracy": metrics.accuracy(logits, y), "loss": metrics.cross_entropy(logits, y).item()}
+
+
+@hookimpl
+def register_tasks(register):
+    """Register the MNIST, FashionMNIST and CIFAR10 tasks."""
+    register(MNIST)
+    register(FashionMNIST)
+    register(CIFAR10)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pydantic
 
 from nnbench.errors import DataError
+from nnbench.hookspecs import hookimpl
 from nnbench.tasks import loaders, metrics
 from nnbench.tasks.splits import split_indices
 from nnbench.types import Config as BaseConfig
@@ -203,3 +204,10 @@ class ParquetTable(CSVTable):
     )
     file_format = "parquet"
     suffixes = (".parquet", ".pq")
+
+
+@hookimpl
+def register_tasks(register):
+    """Register the CSVTable and ParquetTable tasks."""
+    register(CSVTable)
+    register(ParquetTable)

@@ -16,6 +16,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from nnbench.errors import DataError
+from nnbench.hookspecs import hookimpl
 from nnbench.tasks import metrics
 from nnbench.types import Config as BaseConfig
 from nnbench.types import Metric, Task, TaskSpec
@@ -232,3 +233,10 @@ class MNIST1DShuffled(MNIST1D):
     def metric(self) -> Metric:
         """Test accuracy, no target (the control is not meant to be solved)."""
         return Metric("accuracy", higher_is_better=True, target=None)
+
+
+@hookimpl
+def register_tasks(register):
+    """Register the MNIST1D and MNIST1DShuffled tasks."""
+    register(MNIST1D)
+    register(MNIST1DShuffled)

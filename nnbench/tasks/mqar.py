@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 from pydantic import Field
 
+from nnbench.hookspecs import hookimpl
 from nnbench.tasks import metrics
 from nnbench.types import Config as BaseConfig
 from nnbench.types import Metric, Task, TaskSpec
@@ -148,3 +149,9 @@ class MQAR(Task):
             "sequence_accuracy": (~wrong.any(dim=1)).float().mean().item(),
             "loss": metrics.cross_entropy(logits, y).item(),
         }
+
+
+@hookimpl
+def register_tasks(register):
+    """Register the MQAR task."""
+    register(MQAR)

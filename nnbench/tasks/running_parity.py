@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from nnbench.hookspecs import hookimpl
 from nnbench.tasks import metrics
 from nnbench.types import Config as BaseConfig
 from nnbench.types import Metric, Task, TaskSpec
@@ -113,3 +114,9 @@ class RunningParity(Task):
             "sequence_accuracy": correct.all(dim=1).float().mean().item(),
             "loss": metrics.cross_entropy(logits, y).item(),
         }
+
+
+@hookimpl
+def register_tasks(register):
+    """Register the RunningParity task."""
+    register(RunningParity)

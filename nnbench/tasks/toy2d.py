@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
+from nnbench.hookspecs import hookimpl
 from nnbench.tasks import metrics
 from nnbench.types import Config as BaseConfig
 from nnbench.types import Metric, Task, TaskSpec
@@ -145,3 +146,9 @@ class Toy2D(Task):
         result["high_quality"] = good.float().mean().item()
         result["modes_covered"] = (per_mode >= len(real) / (10 * NUM_MODES)).float().mean().item()
         return result
+
+
+@hookimpl
+def register_tasks(register):
+    """Register the Toy2D task."""
+    register(Toy2D)
