@@ -449,3 +449,23 @@ def test_the_pytest_plugin_gives_the_fixtures(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+def test_the_pytest_plugin_gives_a_plugin_authors_tests_the_fixtures(tmp_path):
+    # Loaded by pytest through the pytest11 entry point (nnbench.pytest_plugin), as in a plugin's own repo.
+    (tmp_path / "test_mine.py").write_text(
+        textwrap.dedent(
+            """
+            def test_fresh_plugins(nnbench_plugins):
+                assert nnbench_plugins.failures == []
+                assert nnbench_plugins.load_plugin_file("missing.py") is None  # forgotten after the test
+
+            def test_conforms(nnbench_check):
+                results = nnbench_check("mlp", tasks=["tabular-real"])
+                assert results and all(r.passed for r in results)
+            """
+        )
+    )
+    result = run_module("pytest", "-q", "-p", "no:cacheprovider", "test_mine.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
