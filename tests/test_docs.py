@@ -76,6 +76,21 @@ def test_suite_doc_example_is_valid(tmp_path):
     assert all(t.not_applicable is None for t in matrix.trials)
 
 
+@pytest.mark.parametrize("name", ["typo.yaml", "shape.yaml"])
+def test_suite_doc_error_examples_print_what_the_doc_shows(name, tmp_path):
+    text = (REPO / "docs" / "suites.md").read_text()
+    (tmp_path / name).write_text(doc_files("suites.md")[name])
+    shown = text.split(f"$ nnbench run {name}\n", 1)[1].split("```", 1)[0].splitlines()
+    result = run_cli("run", name, "--db", "r.db", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    printed = result.stderr.replace(str(tmp_path), "/home/me").splitlines()
+
+    def comparable(lines):  # the list of installed architectures grows with plugins: compare up to it
+        return [line.split(" Known: ", 1)[0] for line in lines]
+
+    assert comparable(printed) == comparable(shown)
+
+
 def test_tuned_suite_doc_example_plans_one_study_per_pair(tmp_path):
     from nnbench.plan import expand
     from nnbench.suite import load_suite
