@@ -229,7 +229,6 @@ class Matrix:
 
 @dataclass
 class _TaskEntry:
-    index: int  # the entry's position in the suite's tasks
     name: str
     config: dict[str, Any]
     version: int
@@ -256,24 +255,28 @@ def _entry(entry: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def _label(name: str, options: dict[str, Any]) -> str:
+    """``mlp width=8 lr=0.01``: the entry's name and the options it sets, training overrides last."""
     parts = [f"{k}={v}" for k, v in options.items() if k != "training"]
-    parts += [f"{k}={v}" for k, v in (options.get("training") or {}).items()]
+    training = options.get("training")
+    if isinstance(training, dict):  # anything else is reported as an error of the entry
+        parts += [f"{k}={v}" for k, v in training.items()]
     return " ".join([name, *parts])
 
 
 class _Planner:
     """Expands one suite, collecting every error of its entries instead of stopping at the first."""
 
-    def __init__(self, suite: Suite, where: Placement):
+    def __init__(self, suite: Suite, placement: Placement):
         self.suite = suite
-        self.where = where
+        self.placement = placement
         self.errors: list[str] = []
         self.unavailable: list[str] = []
 
-    def fail(self, message: str) -> None:
-        """Record one ``file:line: key: message`` error."""
-        if message not in self.errors:
-            self.errors.append(message)
+    def fail(self, *messages: str) -> None:
+        """Record ``file:line: key: message`` errors (each once: a grid repeats an entry's errors)."""
+        for message in messages:
+            if message not in self.errors:
+                self.errors.append(message)
 
     def lookup(self, section: str, index: int, name: str, getter):
         """The registered architecture or task ``name``, or None (an error, or unavailable when a plugin
@@ -296,14 +299,13 @@ class _Planner:
             except ValueError as exc:
                 self.fail(f"{self.suite.where('tasks', index)}: {exc}")
                 continue
-            tune = self.suite.model.tune
+            tune, tune_ok = self.suite.model.tune, True
             if "tune" in options:
                 try:
                     tune = TuneModel.model_validate(options.pop("tune"))
                 except pydantic.ValidationError as exc:
-                    for error in self.suite.errors_of(exc, "tasks", index, "tune", schema=TuneModel):
-                        self.fail(error)
-                    continue
+                    self.fail(*self.suite.errors_of(exc, "tasks", index, "tune", schema=TuneModel))
+                    tune_ok = False  # the entry's other errors are still worth reporting
             task_cls = self.lookup("tasks", index, name, registry.get_task)
             if task_cls is None:
                 continue
@@ -311,16 +313,16 @@ class _Planner:
                 try:
                     config = task_cls.Config(**combo)
                 except pydantic.ValidationError as exc:
-                    errors = self.suite.errors_of(
-                        exc,
-                        "tasks",
-                        index,
-                        schema=task_cls.Config,
-                        also_known=TASK_ENTRY_KEYS,
-                        note=f"(task {name})",
+                    self.fail(
+                        *self.suite.errors_of(
+                            exc,
+                            "tasks",
+                            index,
+                            schema=task_cls.Config,
+                            also_known=TASK_ENTRY_KEYS,
+                            note=f"(task {name})",
+                        )
                     )
-                    for error in errors:
-                        self.fail(error)
                     continue
                 probe = task_cls(_absolute_paths(config))
                 try:
@@ -330,9 +332,10 @@ class _Planner:
                     at = self.suite.where("tasks", index, *([key] if key else []))
                     self.fail(f"{at}: {exc} (task {name})")
                     continue
+                if not tune_ok:
+                    continue
                 entries.append(
                     _TaskEntry(
-                        index=index,
                         name=name,
                         config=config.model_dump(mode="json"),
                         version=task_cls.version,
@@ -353,24 +356,23 @@ class _Planner:
         try:
             return TrainingModel(**{**self.suite.model.training.model_dump(), **overrides})
         except pydantic.ValidationError as exc:
-            for error in self.suite.errors_of(exc, "architectures", index, "training", schema=TrainingModel):
-                self.fail(error)
+            self.fail(*self.suite.errors_of(exc, "architectures", index, "training", schema=TrainingModel))
             return None
 
     def arch_config(self, index: int, arch, options: dict[str, Any]) -> Config | None:
         try:
             return arch.Config(**options)
         except pydantic.ValidationError as exc:
-            errors = self.suite.errors_of(
-                exc,
-                "architectures",
-                index,
-                schema=arch.Config,
-                also_known=ARCHITECTURE_ENTRY_KEYS,
-                note=f"(architecture {arch.name})",
+            self.fail(
+                *self.suite.errors_of(
+                    exc,
+                    "architectures",
+                    index,
+                    schema=arch.Config,
+                    also_known=ARCHITECTURE_ENTRY_KEYS,
+                    note=f"(architecture {arch.name})",
+                )
             )
-            for error in errors:
-                self.fail(error)
             return None
 
     def size_overrides(self, index: int, arch, size: Any) -> dict[str, Any] | None:
@@ -458,7 +460,7 @@ class _Planner:
                 task=task.name,
                 task_config=task.config,
                 task_version=task.version,
-                placement=self.where,
+                placement=self.placement,
                 size=size,
             ),
             space=sampled,
@@ -514,7 +516,7 @@ class _Planner:
                         task=task.name,
                         task_config=task.config,
                         task_version=task.version,
-                        placement=self.where,
+                        placement=self.placement,
                         size=size,
                     )
                     for seed in model.seeds:

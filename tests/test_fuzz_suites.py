@@ -69,7 +69,10 @@ near_valid = st.fixed_dictionaries(
             st.lists(
                 st.one_of(
                     st.sampled_from(NAMES),
-                    st.fixed_dictionaries({"name": st.sampled_from(NAMES), "width": values}),
+                    st.fixed_dictionaries(
+                        {"name": st.sampled_from(NAMES), "width": values},
+                        optional={"training": values, "size": values, "search_space": values},
+                    ),
                 ),
                 max_size=3,
             ),

@@ -50,6 +50,16 @@ def error_of(write_suite, text: str) -> str:
         (GOOD + "training: {lr: .nan}\n", 6, "training.lr"),
         (GOOD + "training: {optimizer: lbfgs}\n", 6, "training.optimizer"),
         (GOOD.replace("[mlp]", "[{name: mlp, training: {lr: -1}}]"), 5, "architectures.0.training.lr"),
+        (
+            GOOD.replace("[mlp]", "[{name: mlp, training: 5}]"),
+            5,
+            "architectures.0.training: expected a mapping",
+        ),
+        (
+            GOOD.replace("[mlp]", "[{name: mlp, search_space: 5}]"),
+            5,
+            "architectures.0.search_space: expected",
+        ),
         (GOOD + "executor: {timeout: 10}\n", 6, "executor.timeout"),
         ("name: t\nbudget: {steps: 5\ntasks: [digits]\n", 3, "invalid YAML"),
     ],
