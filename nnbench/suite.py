@@ -162,10 +162,6 @@ class Suite:
         """``file:line: key.path`` for a location in the suite."""
         return where(self.path, self.nodes, loc)
 
-    def line_of(self, *loc: Any) -> int:
-        """The line number of a location in the suite (0 when unknown), for sorting errors."""
-        return line_of(self.nodes, loc)
-
     def errors_of(
         self,
         exc: pydantic.ValidationError,
