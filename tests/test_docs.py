@@ -140,3 +140,12 @@ def test_readme_commands_are_the_ci_commands():
     assert 'pip install -c constraints.txt -e ".[dev,ray]" && bash scripts/test.sh' in readme
     assert "bash scripts/test.sh" in ci and '-c constraints.txt -e ".[dev,ray]"' in ci
     assert (REPO / "constraints.txt").read_text().strip() == "torch==2.13.0"
+
+
+def test_the_architecture_page_maps_every_module():
+    text = (REPO / "docs" / "architecture.md").read_text()
+    package = REPO / "nnbench"
+    names = [f"`{p.name}`" for p in package.glob("*.py") if p.name != "__main__.py"]
+    names += [f"`{p.name}/`" for p in package.iterdir() if (p / "__init__.py").is_file()]
+    missing = [name for name in names if name not in text]
+    assert not missing, f"docs/architecture.md does not place {', '.join(sorted(missing))}"
