@@ -7,6 +7,7 @@ The rules are ``MEASUREMENT.md``'s. Where a figure cannot be measured, it is Non
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import platform
 import resource
@@ -124,11 +125,76 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def attention_forward_flops(query_shape, key_shape, value_shape) -> int:
+    """FLOPs of one attention forward pass: ``Q K^T`` and ``P V``, 2 per multiply-add.
+
+    Shapes are ``(batch, heads, length, head_dim)``; grouped-query attention (fewer key/value heads)
+    costs what the math path costs after repeating the key/value heads. A causal mask is not
+    subtracted: the math path computes the whole score matrix too, so every backend counts the same.
+    """
+    *leading, q_len, qk_dim = query_shape  # leading: (batch, query heads)
+    k_len, v_dim = key_shape[-2], value_shape[-1]
+    return 2 * math.prod(leading) * q_len * k_len * (qk_dim + v_dim)
+
+
+def attention_backward_flops(query_shape, key_shape, value_shape) -> int:
+    """FLOPs of one attention backward pass: the four products of the math path's gradients.
+
+    ``dP = dO V^T`` and ``dV = P^T dO`` (over the value width), ``dQ = dS K`` and ``dK = dS^T Q`` (over
+    the query/key width): twice the forward. A fused kernel also recomputes ``Q K^T`` (flash attention
+    keeps no score matrix); that recomputation is not counted, as in model-FLOPs utilisation (Chowdhery
+    et al., 2022, PaLM, appendix B), so a fused and a math backward count alike.
+    """
+    return 2 * attention_forward_flops(query_shape, key_shape, value_shape)
+
+
+def _fused_attention_forward(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    return attention_forward_flops(query_shape, key_shape, value_shape)
+
+
+def _fused_attention_backward(
+    grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs
+) -> int:
+    return attention_backward_flops(query_shape, key_shape, value_shape)
+
+
+def attention_flop_formulas() -> dict[Any, Any]:
+    """FlopCounterMode formulas for every fused scaled-dot-product-attention kernel, forward and backward.
+
+    torch's registry has no formula for the CPU's fused kernel (``_scaled_dot_product_flash_attention_
+    for_cpu``), so attention counted 0 there while the math path (taken with dropout) and CUDA's
+    kernels were counted; and torch counts CUDA's fused backward with the recomputed scores (5 products
+    where the math path has 4). These formulas count every kernel as the math path does, so a model's
+    FLOPs per step do not depend on the device, the dropout or the SDPA backend.
+    """
+    import torch
+
+    aten = torch.ops.aten
+    forward = (
+        "_scaled_dot_product_flash_attention_for_cpu",
+        "_scaled_dot_product_flash_attention",
+        "_scaled_dot_product_efficient_attention",
+        "_scaled_dot_product_cudnn_attention",
+        "_scaled_dot_product_fused_attention_overrideable",
+    )
+    formulas: dict[Any, Any] = {}
+    for name in forward:
+        for op, formula in (
+            (name, _fused_attention_forward),
+            (f"{name}_backward", _fused_attention_backward),
+        ):
+            packet = getattr(aten, op, None)  # an older torch may lack one: it cannot be called then
+            if packet is not None:
+                formulas[packet] = formula
+    return formulas
+
+
 @contextlib.contextmanager
 def count_flops() -> Iterator[dict[str, Any]]:
     """Count the FLOPs of the code inside with ``torch.utils.flop_counter.FlopCounterMode``.
 
-    Yields a dict that holds ``flops`` and ``flops_method`` when the block ends.
+    Fused attention kernels are counted with :func:`attention_flop_formulas`. Yields a dict that holds
+    ``flops`` and ``flops_method`` when the block ends.
     """
     result: dict[str, Any] = {"flops": None, "flops_method": "unavailable: FlopCounterMode missing"}
     try:
@@ -136,7 +202,7 @@ def count_flops() -> Iterator[dict[str, Any]]:
     except ImportError:  # pragma: no cover - very old torch
         yield result
         return
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=attention_flop_formulas())
     with counter:
         yield result
     result["flops"] = int(counter.get_total_flops())
