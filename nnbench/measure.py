@@ -210,21 +210,30 @@ def count_flops() -> Iterator[dict[str, Any]]:
     result["_per_module"] = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
 
 
-def recurrent_step_flops(module: Any, batch: int, steps: int) -> int:
+def recurrent_step_flops(module: Any, batch: int, steps: int, input_grad: bool = True) -> int:
     """Analytic FLOPs of one forward and backward pass of an ``nn.LSTM``/``nn.GRU``/``nn.RNN`` call.
 
     Forward: 2 x gates x hidden x (layer input + hidden) per time step, layer and direction (the gate
-    matrix products); backward twice that. FlopCounterMode counts LSTMs as 0 (and cuDNN RNNs as 0 on
-    CUDA), so recurrent layers are always counted this way.
+    matrix products). Backward: the same again for the weights' gradients; the gradients of the hidden
+    states (every step but the first, whose zero initial state needs none) and of each layer's input,
+    except the first layer's when it needs no gradient (``input_grad`` False: raw features, not an
+    embedding). FlopCounterMode counts LSTMs as 0 (and cuDNN RNNs as 0 on CUDA), so recurrent layers
+    are always counted this way; on the CPU a GRU decomposes into products the counter sees, and the
+    formula equals that count (``tests/test_measure.py``).
     """
     gates = {"LSTM": 4, "GRU": 3}.get(module.mode, 1)
     directions = 2 if module.bidirectional else 1
     hidden = module.hidden_size
-    forward = 0
+    product = directions * 2 * gates * hidden  # FLOPs per token and unit of fan-in, one direction set
+    total = 0
     for layer in range(module.num_layers):
         layer_input = module.input_size if layer == 0 else hidden * directions
-        forward += 2 * gates * hidden * (layer_input + hidden) * steps * batch * directions
-    return 3 * forward
+        forward = batch * steps * product * (layer_input + hidden)
+        weight_grads = forward
+        hidden_grads = batch * (steps - 1) * product * hidden
+        input_grads = batch * steps * product * layer_input if (layer > 0 or input_grad) else 0
+        total += forward + weight_grads + hidden_grads + input_grads
+    return total
 
 
 @contextlib.contextmanager
@@ -235,7 +244,7 @@ def count_step_flops(model: Any) -> Iterator[dict[str, Any]]:
     recurrent = {
         name: module for name, module in model.named_modules() if isinstance(module, torch.nn.RNNBase)
     }
-    calls: list[tuple[Any, int, int]] = []
+    calls: list[tuple[Any, int, int, bool]] = []
 
     def record(module, args):
         x = args[0]
@@ -245,7 +254,7 @@ def count_step_flops(model: Any) -> Iterator[dict[str, Any]]:
         batch, steps = (x.shape[0], x.shape[1]) if batch_first and x.dim() == 3 else (x.shape[-2], x.shape[0])
         if x.dim() == 2:
             batch, steps = 1, x.shape[0]
-        calls.append((module, batch, steps))
+        calls.append((module, batch, steps, x.requires_grad))
 
     handles = [module.register_forward_pre_hook(record) for module in recurrent.values()]
     try:
@@ -258,7 +267,7 @@ def count_step_flops(model: Any) -> Iterator[dict[str, Any]]:
         counter_counts = result.pop("_per_module", {})
         root = type(model).__name__
         inside = sum(counter_counts.get(f"{root}.{name}" if name else root, 0) for name in recurrent)
-        analytic = sum(recurrent_step_flops(module, batch, steps) for module, batch, steps in calls)
+        analytic = sum(recurrent_step_flops(module, b, t, grad) for module, b, t, grad in calls)
         result["flops"] = result["flops"] - inside + analytic
         result["flops_method"] = "FlopCounterMode + analytic LSTM/GRU"
     result.pop("_per_module", None)
