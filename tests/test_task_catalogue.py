@@ -26,6 +26,7 @@ from nnbench.tasks.local_tables import CSVTable, ParquetTable
 from nnbench.tasks.mnist1d import MNIST1D, MNIST1DShuffled
 from nnbench.tasks.mqar import MQAR
 from nnbench.tasks.running_parity import RunningParity
+from nnbench.tasks.splits import GENERATED_TEST_STREAM
 from nnbench.tasks.tabular import Tabular
 from nnbench.tasks.toy2d import MODE_STD, Toy2D, mode_centers
 
@@ -311,15 +312,26 @@ def test_listops_expressions_are_reproducible_from_the_seed():
     assert a == b
 
 
-def test_running_parity_test_4x_is_longer_and_the_other_splits_are_version_1():
+def test_running_parity_test_4x_is_longer_and_train_val_are_version_1s():
     task = make(RunningParity, SMALL_PARITY, seed=4)
-    assert RunningParity.version == 2 and RunningParity.extra_splits == ("test_4x",)
+    assert RunningParity.version == 3 and RunningParity.extra_splits == ("test_4x",)
     x, y = task.data["test_4x"]
     assert x.shape == y.shape == (60, 48)
     assert torch.equal(y, x.cumsum(dim=1) % 2)
-    generator = torch.Generator().manual_seed(4)  # version 1 drew train, val, test in this order
-    for split, n in (("train", 300), ("val", 50), ("test", 60)):
-        assert torch.equal(task.data[split][0], torch.randint(0, 2, (n, 12), generator=generator))
+    # Train and val: the seed's generator, in this order, as in versions 1 and 2, except a string that
+    # equals a test string (12 bits: 4096 strings), which is drawn again.
+    generator = torch.Generator().manual_seed(4)
+    test_rows = {tuple(row) for row in task.data["test"][0].tolist()}
+    for split, n in (("train", 300), ("val", 50)):
+        expected = torch.randint(0, 2, (n, 12), generator=generator).tolist()
+        kept = [row for row in expected if tuple(row) not in test_rows]
+        assert task.data[split][0][: len(kept)].tolist() == kept
+        if len(kept) < n:  # rows were drawn again: the next split's rows start elsewhere
+            break
+    # Test and test_4x: their own generator, the same for every seed.
+    test_generator = torch.Generator().manual_seed(GENERATED_TEST_STREAM)
+    assert torch.equal(task.data["test"][0], torch.randint(0, 2, (60, 12), generator=test_generator))
+    assert torch.equal(task.data["test_4x"][0], torch.randint(0, 2, (60, 48), generator=test_generator))
 
 
 class RunningXor(nn.Module):
@@ -363,13 +375,14 @@ def test_digits_shifted_places_each_digit_whole_somewhere_on_the_canvas():
     assert_same_data(unshifted, make(Digits, seed=3).data)  # canvas 8 is the digits task itself
 
 
-def test_tabular_has_noise_columns_and_train_standardization():
+def test_tabular_has_noise_columns_and_non_test_standardization():
     task = make(Tabular, SMALL_TABULAR, seed=2)
     assert task.spec().input_shape == (48,) and task.spec().num_classes == 4
     train_x, train_y = task.data["train"]
     assert train_x.shape == (240, 48)
-    assert torch.allclose(train_x.mean(0), torch.zeros(48), atol=1e-5)
-    assert torch.allclose(train_x.std(0, unbiased=False), torch.ones(48), atol=1e-4)
+    development_x = torch.cat([train_x, task.data["val"][0]])
+    assert torch.allclose(development_x.mean(0), torch.zeros(48), atol=1e-5)
+    assert torch.allclose(development_x.std(0, unbiased=False), torch.ones(48), atol=1e-4)
     assert sorted(torch.bincount(train_y).tolist())[0] > 40  # four classes, roughly balanced
     # Noise columns are independent of the class: their class-conditional means are near zero.
     means = torch.stack([train_x[train_y == c].mean(0) for c in range(4)])  # (4, 48)
@@ -467,21 +480,25 @@ def test_mqar_scores_and_trains_on_query_positions_only():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_toy2d_default_data_is_unchanged():
+def test_toy2d_default_data():
     data = Toy2D().make_data(6)
-    rng = np.random.default_rng(6)  # version 1: modes then noise, per split in order
     centers = np.array(mode_centers())
-    for split, n in (("train", 2000), ("val", 1000), ("test", 1000)):
+    rng = np.random.default_rng(6)  # train then val: modes then noise, as in version 1
+    for split, n in (("train", 2000), ("val", 1000)):
         modes = rng.integers(0, 8, size=n)
         expected = centers[modes] + rng.normal(0.0, MODE_STD, size=(n, 2))
         assert torch.equal(data[split][0], torch.tensor(expected, dtype=torch.float32))
+    rng = np.random.default_rng(GENERATED_TEST_STREAM)  # test: its own generator, every seed alike
+    expected = centers[rng.integers(0, 8, size=1000)] + rng.normal(0.0, MODE_STD, size=(1000, 2))
+    assert torch.equal(data["test"][0], torch.tensor(expected, dtype=torch.float32))
 
 
 def test_toy2d_variants_differ_and_stay_in_range():
     variants = ("8gaussians", "checkerboard", "swissroll", "moons", "spirals")
     clouds = {v: Toy2D(Toy2D.Config(variant=v)).make_data(0)["test"][0] for v in variants}
-    floor = max(
-        metrics.mmd(clouds[v], Toy2D(Toy2D.Config(variant=v)).make_data(1)["test"][0]) for v in variants
+    floor = max(  # two samples of one variant: its test points against as many training points
+        metrics.mmd(clouds[v], Toy2D(Toy2D.Config(variant=v)).make_data(1)["train"][0][:1000])
+        for v in variants
     )
     for v in variants:
         assert clouds[v].shape == (1000, 2) and float(clouds[v].abs().max()) < 4.0

@@ -16,13 +16,12 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from nnbench.errors import DataError
-from nnbench.tasks import metrics
+from nnbench.tasks.classification import ClassificationTask
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, Task, TaskSpec
+from nnbench.types import Metric, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
-    import torch
 
 # The package's get_dataset_args() defaults.
 NUM_SAMPLES = 5000  # 500 per class
@@ -151,7 +150,7 @@ def verified_dataset(shuffle_positions: bool) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-class MNIST1D(Task):
+class MNIST1D(ClassificationTask):
     """Classify MNIST-1D signals (40 points, one feature each) into 10 digits."""
 
     name = "mnist1d"
@@ -202,16 +201,6 @@ class MNIST1D(Task):
             split: (torch.tensor(x[index]).unsqueeze(-1), torch.tensor(y[index]))  # (N, 40, 1), (N,)
             for split, index in rows.items()
         }
-
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the class logits."""
-        return metrics.cross_entropy(outputs, targets)
-
-    def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
-        """``accuracy`` (primary) and mean cross-entropy ``loss`` on ``split``."""
-        x, y = self.data[split]
-        logits = metrics.predict(model, x)
-        return {"accuracy": metrics.accuracy(logits, y), "loss": metrics.cross_entropy(logits, y).item()}
 
 
 class MNIST1DShuffled(MNIST1D):
