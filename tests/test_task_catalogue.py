@@ -394,10 +394,37 @@ def test_tabular_has_noise_columns_and_non_test_standardization():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_mnist1d_matches_its_pinned_checksum_and_splits():
+# The reference MNIST-1D (Greydanus, 2020): mnist1d_data.pkl, the file the mnist1d package loads by
+# default, in the greydanus/mnist1d repository (git blob 1bfc1d6ad5b58afbc88a94008c772278b6c29e32, file
+# sha256 e95257676e9fb04568e46dda007da22cc8664ccba1451456afde55d7f6dd6aa5). Read once, offline, with an
+# unpickler that builds numpy arrays only; these figures were taken from it, not from nnbench: the
+# SHA-256 of its x (4000 train then 1000 test rows) as float32 and y as int64, in nnbench's checksum
+# layout, and values at full float64 precision.
+REFERENCE_SHA256 = "f7e6b4ae1766612049bfa012eb07881b5a4d2a1f4c0fd4cc7ce4b79fb0853cdb"
+REFERENCE_FIRST_ROW_START = [
+    -0.3320056673693902,
+    -0.4719103656557236,
+    -0.778697076293495,
+    -1.0097408265367047,
+]
+REFERENCE_LAST_ROW_END = [0.4472328851428726, 0.6598756470890784, 0.8777343497528006, 1.193151836835276]
+REFERENCE_FIRST_LABELS = [2, 6, 4, 5, 6, 6, 6, 0, 3, 1, 6, 9]
+REFERENCE_LAST_LABELS = [3, 9, 8, 3, 3, 6, 1, 2, 5, 9, 6, 4]
+
+
+def test_mnist1d_generator_matches_the_reference_dataset():
+    x, y = mnist1d.generate(False)  # float64, before nnbench's float32 cast
+    assert mnist1d.checksum(x.astype(np.float32), y) == REFERENCE_SHA256
+    np.testing.assert_allclose(x[0, :4], REFERENCE_FIRST_ROW_START, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(x[-1, -4:], REFERENCE_LAST_ROW_END, rtol=0, atol=1e-12)
+    assert y[:12].tolist() == REFERENCE_FIRST_LABELS and y[-12:].tolist() == REFERENCE_LAST_LABELS
+    assert x.sum() == pytest.approx(0.0, abs=1e-9) and (x**2).sum() == pytest.approx(200_000.0)  # 5000 x 40
+    assert mnist1d.CHECKSUMS[False] == REFERENCE_SHA256  # the pin guards the reference's data
+
+
+def test_mnist1d_splits():
     x, y = mnist1d.verified_dataset(False)
     assert x.shape == (5000, 40) and x.dtype == np.float32 and y.dtype == np.int64
-    assert mnist1d.checksum(x, y) == mnist1d.CHECKSUMS[False]
     assert np.bincount(y).tolist() == [500] * 10
     data = make(MNIST1D, seed=0).data
     assert {split: tuple(x.shape) for split, (x, _) in data.items()} == {
