@@ -286,6 +286,30 @@ def _status_kib(proc: Path, key: str) -> int:
 _LAZY_MODULES_LOADED = False
 
 
+def release_freed_memory() -> bool:
+    """Return memory freed by earlier work to the OS, so that RSS rises again when a trial allocates.
+
+    glibc's allocator keeps freed blocks for reuse: in a process that ran a larger trial before (the
+    inline executor, a test session) the next trial would allocate inside them without raising RSS
+    and read low. ``malloc_trim(0)`` gives the free pages of every arena back (after a garbage
+    collection frees unreachable tensors). Returns False where there is no glibc (macOS, musl): then
+    the caveat stays.
+    """
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim(0)
+    return True
+
+
 class HostPeakMemory:
     """The peak resident memory (RSS) of this process over a window, from the window's start.
 
@@ -411,6 +435,7 @@ class TrialMemory:
     def start(self) -> None:
         """Record the baseline and start the first window."""
         load_lazy_modules()
+        release_freed_memory()
         if self.device == "cuda":
             import torch
 
