@@ -320,10 +320,10 @@ class HostPeakMemory:
     (macOS, Windows) there is no window peak: ``method`` says so and the peak is None.
 
     Not ``ru_maxrss``: that is the process's lifetime peak (torch's import, earlier trials), and the
-    reset above clears it too. RSS counts what the process holds, not what a trial allocated: memory that the allocator kept
-    from earlier work in the same process is reused without raising it, so in a process that ran a
-    larger trial before (the inline executor) a trial can read low. The process executor starts each
-    trial in a fresh interpreter.
+    reset above clears it too. RSS counts what the process holds, not what a trial allocated: memory
+    the allocator kept from earlier work is reused without raising it, which is why
+    :class:`TrialMemory` returns freed memory to the OS before its baseline
+    (:func:`release_freed_memory`).
     """
 
     def __init__(self, proc: Path | None = None, sample_interval_s: float = RSS_SAMPLE_INTERVAL_S):
