@@ -11,7 +11,7 @@ from nnbench import config, measure
 from nnbench.trial import execute_trial
 
 # digits: 64 features, 10 classes. Small: 64x64 + 64x10 weights (about 5k parameters); large: 64x1024
-# + 1024x1024 + 1024x10 (about 1.1M parameters, x220). AdamW keeps two moments besides the weights
+# + 1024x1024 + 1024x10 (about 1.1M parameters, x234). AdamW keeps two moments besides the weights
 # and their gradients: the large one's training needs at least 4 x 4.4 MB of its own.
 SMALL = "{name: mlp, width: 64, depth: 1}"
 LARGE = "{name: mlp, width: 1024, depth: 2}"
