@@ -168,7 +168,9 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def ran_to_time_cap(train_s: Iterable[Any], budget_s: Iterable[Any] | None, tolerance: float = 0.05) -> float | None:
+def ran_to_time_cap(
+    train_s: Iterable[Any], budget_s: Iterable[Any] | None, tolerance: float = 0.05
+) -> float | None:
     """The time budget every trial trained to, or None when the trials' training times tell them apart.
 
     A time budget stops training once the clock passes it, so trials that all hit the same cap

@@ -114,6 +114,8 @@ class TrainingLoop:
         self.counting_flops = False  # true during the one warm-up step whose FLOPs are counted
         self.warmup_step_s: list[float] = []
         self.progress = None  # callable(step, train_s), set by the runner for the live display
+        # The energy meter of the timed window (set by the trial): it runs exactly while the clock does.
+        self.window_energy: measure.EnergyMeter | None = None
 
     # -- what a training loop calls ------------------------------------------------------------
     def batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -164,10 +166,24 @@ class TrainingLoop:
         return TrainResult(steps=self.step, samples=self.samples, final_loss=final, diverged=self.diverged)
 
     # -- phases -----------------------------------------------------------------------------------
+    def _copy(self, state: Any) -> Any:
+        """A copy of a state dict the trial's device memory does not hold: the harness's copies (the
+        warm-up snapshot, the selected checkpoint) are not the architecture's memory. On the CPU a copy
+        is a copy (in RSS, documented)."""
+        if self.device != "cuda":
+            return copy.deepcopy(state)
+        if isinstance(state, torch.Tensor):
+            return state.detach().to("cpu", copy=True)
+        if isinstance(state, dict):
+            return {key: self._copy(value) for key, value in state.items()}
+        if isinstance(state, (list, tuple)):
+            return type(state)(self._copy(value) for value in state)
+        return copy.deepcopy(state)
+
     def _snapshot(self, model, optimizers) -> dict[str, Any]:
         snapshot = {
-            "model": copy.deepcopy(model.state_dict()),
-            "optimizers": [copy.deepcopy(o.state_dict()) for o in optimizers],
+            "model": self._copy(model.state_dict()),
+            "optimizers": [self._copy(o.state_dict()) for o in optimizers],
             "batcher": self.batcher.state(),
             "rng": torch.get_rng_state(),
         }
@@ -215,8 +231,15 @@ class TrainingLoop:
             return True  # read the loss without a per-step sync; checked every CUDA_CHECK_EVERY steps
         return math.isfinite(self.last_loss.item())
 
+    def _energy(self, running: bool) -> None:
+        # The meter follows the clock: it pauses for evaluations unless they are on the clock.
+        if self.window_energy is not None:
+            (self.window_energy.resume if running else self.window_energy.pause)()
+
     def _timed(self, model: torch.nn.Module) -> Iterator[int]:
         self._timing = True
+        if self.window_energy is not None:
+            self.window_energy.start()
         self._clock_start = time.perf_counter()
         self.timer.start()
         evaluated_at = -1
@@ -235,6 +258,7 @@ class TrainingLoop:
                 self._report_progress()
         measure.sync(self.device)
         self.train_s = self._elapsed()
+        self._energy(running=False)
         self._timing = False
         if not self.diverged and evaluated_at != self.step:
             self.evaluate(model, "val")
@@ -251,6 +275,9 @@ class TrainingLoop:
         measure.sync(self.device)
         paused = time.perf_counter()
         train_s = self._elapsed() if self._timing else self.train_s
+        off_clock = self._timing and not self.settings.eval_on_clock
+        if off_clock:
+            self._energy(running=False)
         was_training = model.training
         model.eval()
         with torch.no_grad(), self.autocast():
@@ -265,6 +292,8 @@ class TrainingLoop:
             if self.log_metrics is not None:
                 self.log_metrics(step=self.step, metrics=metrics, ctx=self.ctx)
         measure.sync(self.device)
+        if off_clock:
+            self._energy(running=True)
         self.eval_s += time.perf_counter() - paused
         return metrics
 
@@ -274,7 +303,7 @@ class TrainingLoop:
         if value is not None and math.isfinite(value) and self.metric.better(value, self.best_val):
             self.best_val = value
             self.best_step = self.step
-            self.best_state = copy.deepcopy(model.state_dict())
+            self.best_state = self._copy(model.state_dict())
         if self.time_to_target_s is None and self.metric.reached(value):
             self.time_to_target_s = train_s
             self.steps_to_target = self.step

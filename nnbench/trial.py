@@ -45,8 +45,20 @@ def _apply_backend_flags(spec: TrialSpec) -> None:
         torch.backends.cudnn.benchmark = spec.training.cudnn_benchmark
 
 
-def inference_throughput(model, task, loop, batch_size: int, min_seconds: float = 0.2) -> float | None:
-    """Samples per second of the model's forward pass (or ``sample`` for generators) on an eval batch."""
+INFERENCE_MIN_CALLS = 3
+INFERENCE_MIN_SECONDS = 0.2
+
+
+def inference_throughput(
+    model, task, loop, batch_size: int, min_seconds: float = INFERENCE_MIN_SECONDS
+) -> dict[str, Any]:
+    """Samples per second of the model's forward pass (or ``sample`` for generators) on an eval batch.
+
+    Two warm-up calls, then calls until both :data:`INFERENCE_MIN_CALLS` calls and ``min_seconds``
+    have passed by the host clock (a slow model takes longer; there is no cap on the calls). On CUDA
+    the clock is read after a synchronisation, so the calls still queued then are in the time.
+    Returns ``inference_samples_per_s``, ``inference_calls`` and ``inference_s``.
+    """
     import torch
 
     from nnbench import measure
@@ -64,12 +76,35 @@ def inference_throughput(model, task, loop, batch_size: int, min_seconds: float 
             call()
         measure.sync(loop.device)
         calls, started = 0, time.perf_counter()
-        while calls < 3 or (time.perf_counter() - started < min_seconds and calls < 200):
+        while calls < INFERENCE_MIN_CALLS or time.perf_counter() - started < min_seconds:
             call()
             calls += 1
-        measure.sync(loop.device)
+        measure.sync(loop.device)  # on CUDA queued calls finish here: elapsed covers them all
         elapsed = time.perf_counter() - started
-    return n * calls / elapsed if elapsed > 0 else None
+    return {
+        "inference_samples_per_s": n * calls / elapsed if elapsed > 0 else None,
+        "inference_calls": calls,
+        "inference_s": elapsed,
+    }
+
+
+def _energy_fields(loop, used_loop: bool, samples: int, trial: dict[str, Any]) -> dict[str, Any]:
+    """Energy of the timed window (``energy_j``, per training sample) and of the whole trial."""
+    window = loop.window_energy.stop()
+    if not used_loop:
+        window = {
+            "energy_j": None,
+            "energy_method": "unavailable",
+            "energy_domains": None,
+            "energy_note": "no timed window: train() did not use ctx.loop.steps()",
+        }
+    energy = window["energy_j"]
+    return {
+        **window,
+        "energy_per_sample_j": energy / samples if energy is not None and samples else None,
+        "trial_energy_j": trial["energy_j"],
+        "trial_energy_domains": trial["energy_domains"],
+    }
 
 
 def base_record(spec: TrialSpec, arch_label: str = "") -> dict[str, Any]:
@@ -142,6 +177,7 @@ def execute_trial(
     record = base_record(spec, arch_label)
     curve: list[dict[str, Any]] = []
     loop = None
+    memory = measure.TrialMemory(spec.device)
     try:
         for plugin_file in spec.plugin_files:
             plugins.load_plugin_file(plugin_file)
@@ -150,9 +186,11 @@ def execute_trial(
         _set_threads(spec)
         _apply_backend_flags(spec)
         _seed_everything(spec.seed)
-        measure.reset_peak_memory(spec.device)
 
         # -- setup (own timer): data on the device, model built and moved there ------------------
+        measure.load_lazy_modules()  # once per process, outside the timers and below the memory baseline
+        trial_energy = measure.EnergyMeter(spec.device)  # the whole trial, setup to inference
+        trial_energy.start()
         setup_started = time.perf_counter()
         task = task_cls(task_cls.Config(**spec.task_config))
         task.setup(spec.seed, spec.device)
@@ -160,6 +198,7 @@ def execute_trial(
         config = architecture.Config(**spec.arch_config)
         ctx = RunContext(trial=spec, device=spec.device, task=task)
         hook = plugins.pm.hook
+        memory.start()  # the baseline: torch, the task's data and whatever the process held before
         model = hook.build_model(architecture=architecture, task=task_spec, config=config, ctx=ctx)
         if model is None:
             raise RuntimeError(f"build_model returned None for {spec.architecture}")
@@ -171,6 +210,7 @@ def execute_trial(
                     task.data[split] = (x.contiguous(memory_format=torch.channels_last), y)
         metric = task.metric()
         loop = TrainingLoop(task, ctx, log_metrics=hook.log_metrics)
+        loop.window_energy = measure.EnergyMeter(spec.device)  # runs while the training clock does
         if progress is not None:
             loop.progress = progress
         ctx.loop = loop
@@ -178,13 +218,12 @@ def execute_trial(
         setup_s = time.perf_counter() - setup_started
 
         # -- warm-up and timed training (inside the loop) ----------------------------------------
-        energy = measure.EnergyMeter(spec.device)
-        energy.start()
         train_started = time.perf_counter()
         result = hook.train_model(model=model, architecture=architecture, task=task, config=config, ctx=ctx)
         measure.sync(spec.device)
         train_call_s = time.perf_counter() - train_started
-        energy_fields = energy.stop()
+        training_memory = memory.window()  # build, warm-up, timed training and its validations
+        eval_s = loop.eval_s  # validation evaluations during training; the test's is final_eval_s
 
         # -- evaluation of the selected checkpoint (untimed) ---------------------------------------
         eval_started = time.perf_counter()
@@ -200,12 +239,16 @@ def execute_trial(
                 extra_metrics[split] = loop.evaluate(model, split)
         final_eval_s = time.perf_counter() - eval_started
         inference = (
-            None if result.diverged else inference_throughput(model, task, loop, spec.training.batch_size)
+            {"inference_samples_per_s": None, "inference_calls": None, "inference_s": None}
+            if result.diverged
+            else inference_throughput(model, task, loop, spec.training.batch_size)
         )
+        eval_memory = memory.window()  # the test evaluation and the inference-throughput calls
+        trial_energy_fields = trial_energy.stop()
 
         val_points = [p["value"] for p in loop.curve if p["split"] == "val" and p["metric"] == metric.name]
         params = sum(p.numel() for p in model.parameters())
-        train_s = loop.train_s if used_loop else max(train_call_s - loop.eval_s, 0.0)
+        train_s = loop.train_s if used_loop else max(train_call_s - eval_s, 0.0)
         if not used_loop:
             # A trainer without steps (gbdt) evaluates after fitting: those points come at the end of
             # its training time, not at 0 s, and so does reaching the target.
@@ -257,14 +300,14 @@ def execute_trial(
             compile_s=loop.warmup_step_s[0] if compiled and loop.warmup_step_s else None,
             compile_note=_compile_note(spec, compiled, generic),
             train_s=train_s,
-            eval_s=loop.eval_s,
+            eval_s=eval_s,
             final_eval_s=final_eval_s,
             timing_method=("cuda events" if spec.device == "cuda" else "perf_counter")
             if used_loop
             else "wall clock of train(): the loop did not use ctx.loop.steps()",
             **timing,
             samples_per_s=samples / train_s if train_s > 0 else None,
-            inference_samples_per_s=inference,
+            **inference,
             tokens_per_s=samples * sequence_length / train_s if sequence_length and train_s > 0 else None,
             params=params,
             flops_per_step=flops,
@@ -276,8 +319,8 @@ def execute_trial(
             if measure.mfu(achieved, name, precision) is not None
             else f"no dense-peak figure for {name} at {precision} in nnbench's table",
             time_floor_s=measure.time_floor(total_flops, name, precision),
-            **measure.memory_fields(spec.device),
-            **energy_fields,
+            **memory.fields(training_memory, eval_memory),
+            **_energy_fields(loop, used_loop, samples, trial_energy_fields),
             **measure.cost_fields(train_s, spec.device, spec.price_per_hour_usd),
             torch_version=torch.__version__,
             torch_threads=torch.get_num_threads(),
@@ -294,6 +337,8 @@ def execute_trial(
     except Exception as exc:
         record.update(status="oom" if _is_oom(exc) else "error", error=f"{type(exc).__name__}: {exc}")
         record["traceback"] = traceback.format_exc()
+    finally:
+        memory.close()
     if loop is not None:
         curve = loop.curve
     record["wall_s"] = time.perf_counter() - started

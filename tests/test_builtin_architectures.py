@@ -17,6 +17,7 @@ from nnbench.tasks.digits import Digits
 from nnbench.tasks.running_parity import RunningParity
 from nnbench.tasks.tabular_real import TabularReal
 from nnbench.tasks.toy2d import Toy2D
+from tests.citations import missing_citations
 
 torch.set_num_threads(1)
 
@@ -65,7 +66,8 @@ def test_registration_hook_registers_one_instance(module):
     assert isinstance(arch, nnbench.Architecture)
     assert arch.name == module.__name__.rsplit(".", 1)[1]
     assert issubclass(arch.Config, nnbench.Config)
-    assert (arch.__doc__ or "") and (module.__doc__ or "").count("(") >= 2  # cites its papers
+    assert arch.__doc__  # and the module cites its family's founding papers:
+    assert not missing_citations(arch.name, module.__doc__)
     with pytest.raises(pydantic.ValidationError):
         arch.Config(no_such_option=1)
 
@@ -209,3 +211,10 @@ def test_cnn_rejects_shapes_it_cannot_map():
     misaligned = dataclasses.replace(SCALAR_SEQUENCE, output_shape=(10, 5))
     assert "per-position" in cnn.incompatibility(misaligned)
     assert "causal" in ARCHITECTURES["mlp"].incompatibility(dataclasses.replace(misaligned, causal=True))
+
+
+def test_a_citation_needs_author_year_and_title():
+    assert missing_citations("mlp", "(a) (b) (c): parentheses are not citations") == ["Rumelhart 1986"]
+    assert missing_citations("mlp", "Rumelhart (1986) without the title") == ["Rumelhart 1986"]
+    text = 'Rumelhart, Hinton & Williams (1986), "Learning representations by back-propagating errors"'
+    assert missing_citations("mlp", text) == []

@@ -26,6 +26,7 @@ from nnbench.tasks.local_tables import CSVTable, ParquetTable
 from nnbench.tasks.mnist1d import MNIST1D, MNIST1DShuffled
 from nnbench.tasks.mqar import MQAR
 from nnbench.tasks.running_parity import RunningParity
+from nnbench.tasks.splits import GENERATED_TEST_STREAM
 from nnbench.tasks.tabular import Tabular
 from nnbench.tasks.toy2d import MODE_STD, Toy2D, mode_centers
 
@@ -311,15 +312,26 @@ def test_listops_expressions_are_reproducible_from_the_seed():
     assert a == b
 
 
-def test_running_parity_test_4x_is_longer_and_the_other_splits_are_version_1():
+def test_running_parity_test_4x_is_longer_and_train_val_are_version_1s():
     task = make(RunningParity, SMALL_PARITY, seed=4)
-    assert RunningParity.version == 2 and RunningParity.extra_splits == ("test_4x",)
+    assert RunningParity.version == 3 and RunningParity.extra_splits == ("test_4x",)
     x, y = task.data["test_4x"]
     assert x.shape == y.shape == (60, 48)
     assert torch.equal(y, x.cumsum(dim=1) % 2)
-    generator = torch.Generator().manual_seed(4)  # version 1 drew train, val, test in this order
-    for split, n in (("train", 300), ("val", 50), ("test", 60)):
-        assert torch.equal(task.data[split][0], torch.randint(0, 2, (n, 12), generator=generator))
+    # Train and val: the seed's generator, in this order, as in versions 1 and 2, except a string that
+    # equals a test string (12 bits: 4096 strings), which is drawn again.
+    generator = torch.Generator().manual_seed(4)
+    test_rows = {tuple(row) for row in task.data["test"][0].tolist()}
+    for split, n in (("train", 300), ("val", 50)):
+        expected = torch.randint(0, 2, (n, 12), generator=generator).tolist()
+        kept = [row for row in expected if tuple(row) not in test_rows]
+        assert task.data[split][0][: len(kept)].tolist() == kept
+        if len(kept) < n:  # rows were drawn again: the next split's rows start elsewhere
+            break
+    # Test and test_4x: their own generator, the same for every seed.
+    test_generator = torch.Generator().manual_seed(GENERATED_TEST_STREAM)
+    assert torch.equal(task.data["test"][0], torch.randint(0, 2, (60, 12), generator=test_generator))
+    assert torch.equal(task.data["test_4x"][0], torch.randint(0, 2, (60, 48), generator=test_generator))
 
 
 class RunningXor(nn.Module):
@@ -363,13 +375,14 @@ def test_digits_shifted_places_each_digit_whole_somewhere_on_the_canvas():
     assert_same_data(unshifted, make(Digits, seed=3).data)  # canvas 8 is the digits task itself
 
 
-def test_tabular_has_noise_columns_and_train_standardization():
+def test_tabular_has_noise_columns_and_non_test_standardization():
     task = make(Tabular, SMALL_TABULAR, seed=2)
     assert task.spec().input_shape == (48,) and task.spec().num_classes == 4
     train_x, train_y = task.data["train"]
     assert train_x.shape == (240, 48)
-    assert torch.allclose(train_x.mean(0), torch.zeros(48), atol=1e-5)
-    assert torch.allclose(train_x.std(0, unbiased=False), torch.ones(48), atol=1e-4)
+    development_x = torch.cat([train_x, task.data["val"][0]])
+    assert torch.allclose(development_x.mean(0), torch.zeros(48), atol=1e-5)
+    assert torch.allclose(development_x.std(0, unbiased=False), torch.ones(48), atol=1e-4)
     assert sorted(torch.bincount(train_y).tolist())[0] > 40  # four classes, roughly balanced
     # Noise columns are independent of the class: their class-conditional means are near zero.
     means = torch.stack([train_x[train_y == c].mean(0) for c in range(4)])  # (4, 48)
@@ -381,10 +394,37 @@ def test_tabular_has_noise_columns_and_train_standardization():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_mnist1d_matches_its_pinned_checksum_and_splits():
+# The reference MNIST-1D (Greydanus, 2020): mnist1d_data.pkl, the file the mnist1d package loads by
+# default, in the greydanus/mnist1d repository (git blob 1bfc1d6ad5b58afbc88a94008c772278b6c29e32, file
+# sha256 e95257676e9fb04568e46dda007da22cc8664ccba1451456afde55d7f6dd6aa5). Read once, offline, with an
+# unpickler that builds numpy arrays only; these figures were taken from it, not from nnbench: the
+# SHA-256 of its x (4000 train then 1000 test rows) as float32 and y as int64, in nnbench's checksum
+# layout, and values at full float64 precision.
+REFERENCE_SHA256 = "f7e6b4ae1766612049bfa012eb07881b5a4d2a1f4c0fd4cc7ce4b79fb0853cdb"
+REFERENCE_FIRST_ROW_START = [
+    -0.3320056673693902,
+    -0.4719103656557236,
+    -0.778697076293495,
+    -1.0097408265367047,
+]
+REFERENCE_LAST_ROW_END = [0.4472328851428726, 0.6598756470890784, 0.8777343497528006, 1.193151836835276]
+REFERENCE_FIRST_LABELS = [2, 6, 4, 5, 6, 6, 6, 0, 3, 1, 6, 9]
+REFERENCE_LAST_LABELS = [3, 9, 8, 3, 3, 6, 1, 2, 5, 9, 6, 4]
+
+
+def test_mnist1d_generator_matches_the_reference_dataset():
+    x, y = mnist1d.generate(False)  # float64, before nnbench's float32 cast
+    assert mnist1d.checksum(x.astype(np.float32), y) == REFERENCE_SHA256
+    np.testing.assert_allclose(x[0, :4], REFERENCE_FIRST_ROW_START, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(x[-1, -4:], REFERENCE_LAST_ROW_END, rtol=0, atol=1e-12)
+    assert y[:12].tolist() == REFERENCE_FIRST_LABELS and y[-12:].tolist() == REFERENCE_LAST_LABELS
+    assert x.sum() == pytest.approx(0.0, abs=1e-9) and (x**2).sum() == pytest.approx(200_000.0)  # 5000 x 40
+    assert mnist1d.CHECKSUMS[False] == REFERENCE_SHA256  # the pin guards the reference's data
+
+
+def test_mnist1d_splits():
     x, y = mnist1d.verified_dataset(False)
     assert x.shape == (5000, 40) and x.dtype == np.float32 and y.dtype == np.int64
-    assert mnist1d.checksum(x, y) == mnist1d.CHECKSUMS[False]
     assert np.bincount(y).tolist() == [500] * 10
     data = make(MNIST1D, seed=0).data
     assert {split: tuple(x.shape) for split, (x, _) in data.items()} == {
@@ -467,21 +507,25 @@ def test_mqar_scores_and_trains_on_query_positions_only():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_toy2d_default_data_is_unchanged():
+def test_toy2d_default_data():
     data = Toy2D().make_data(6)
-    rng = np.random.default_rng(6)  # version 1: modes then noise, per split in order
     centers = np.array(mode_centers())
-    for split, n in (("train", 2000), ("val", 1000), ("test", 1000)):
+    rng = np.random.default_rng(6)  # train then val: modes then noise, as in version 1
+    for split, n in (("train", 2000), ("val", 1000)):
         modes = rng.integers(0, 8, size=n)
         expected = centers[modes] + rng.normal(0.0, MODE_STD, size=(n, 2))
         assert torch.equal(data[split][0], torch.tensor(expected, dtype=torch.float32))
+    rng = np.random.default_rng(GENERATED_TEST_STREAM)  # test: its own generator, every seed alike
+    expected = centers[rng.integers(0, 8, size=1000)] + rng.normal(0.0, MODE_STD, size=(1000, 2))
+    assert torch.equal(data["test"][0], torch.tensor(expected, dtype=torch.float32))
 
 
 def test_toy2d_variants_differ_and_stay_in_range():
     variants = ("8gaussians", "checkerboard", "swissroll", "moons", "spirals")
     clouds = {v: Toy2D(Toy2D.Config(variant=v)).make_data(0)["test"][0] for v in variants}
-    floor = max(
-        metrics.mmd(clouds[v], Toy2D(Toy2D.Config(variant=v)).make_data(1)["test"][0]) for v in variants
+    floor = max(  # two samples of one variant: its test points against as many training points
+        metrics.mmd(clouds[v], Toy2D(Toy2D.Config(variant=v)).make_data(1)["train"][0][:1000])
+        for v in variants
     )
     for v in variants:
         assert clouds[v].shape == (1000, 2) and float(clouds[v].abs().max()) < 4.0

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import random
 import statistics
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pydantic
 from pydantic import Field
 
 from nnbench.hookspecs import hookimpl
-from nnbench.tasks import metrics
+from nnbench.tasks.classification import ClassificationTask
+from nnbench.tasks.splits import GENERATED_TEST_STREAM, draw_excluding, row_keys
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, Task, TaskSpec
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    import torch
+from nnbench.types import Metric, TaskSpec
 
 PAD = 0  # fills every sequence after its closing bracket
 DIGIT_TOKENS = range(1, 11)  # digit d is token d + 1
@@ -68,11 +66,11 @@ def make_expression(rng: random.Random, *, max_depth: int, max_args: int) -> tup
     return node(1)
 
 
-class ListOps(Task):
+class ListOps(ClassificationTask):
     """Compute the digit value of a nested expression of MIN, MAX, MED and SM read as a token sequence."""
 
     name = "listops"
-    version = 1
+    version = 2  # 2: one test split for every seed, no test expression in training (1: by the seed)
     tier = "long"
     description = (
         "LRA-style ListOps, scaled down: nested expressions such as [MAX 2 9 [MIN 4 7 ] 0 ] over digits with "
@@ -127,44 +125,50 @@ class ListOps(Task):
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Tokens long ``(N, T)``, each expression followed by padding; values long ``(N,)``.
 
-        Expressions whose length falls outside ``[min_length, seq_len]`` are redrawn.
+        The test expressions come from a generator of their own (:data:`~nnbench.tasks.splits.
+        GENERATED_TEST_STREAM`), the same for every seed; train and val from ``random.Random(seed)``, in
+        that order, and an expression equal to a test expression is drawn again. Expressions whose
+        length falls outside ``[min_length, seq_len]`` are redrawn.
         """
+        import numpy as np
         import torch
 
         config = self.config
-        rng = random.Random(seed)
-        sizes = {"train": config.n_train, "val": config.n_val, "test": config.n_test}
-        data = {}
-        for split, n in sizes.items():  # drawn in this fixed order from one generator
-            rows, values = [], []
-            for _ in range(n):
-                for _ in range(MAX_DRAWS):
-                    expression, value = make_expression(
-                        rng, max_depth=config.max_depth, max_args=config.max_args
-                    )
-                    if config.min_length <= len(expression) <= config.seq_len:
-                        break
-                else:
-                    raise ValueError(
-                        f"listops: no expression of {config.min_length} to {config.seq_len} tokens in "
-                        f"{MAX_DRAWS} draws (max_depth={config.max_depth}, max_args={config.max_args}): "
-                        f"widen the length window"
-                    )
-                rows.append(expression + [PAD] * (config.seq_len - len(expression)))
-                values.append(value)
-            tokens = torch.tensor(rows, dtype=torch.long).reshape(n, config.seq_len)  # (N, T)
-            data[split] = (tokens, torch.tensor(values, dtype=torch.long))
-        return data
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the class logits."""
-        return metrics.cross_entropy(outputs, targets)
+        def drawer(rng: random.Random):
+            def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+                rows, values = [], []
+                for _ in range(n):
+                    expression, value = self._expression(rng)
+                    rows.append(expression + [PAD] * (config.seq_len - len(expression)))
+                    values.append(value)
+                tokens = np.array(rows, dtype=np.int64).reshape(n, config.seq_len)  # (N, T)
+                return tokens, np.array(values, dtype=np.int64)
 
-    def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
-        """``accuracy`` (primary) and mean cross-entropy ``loss`` on ``split``."""
-        x, y = self.data[split]
-        logits = metrics.predict(model, x)
-        return {"accuracy": metrics.accuracy(logits, y), "loss": metrics.cross_entropy(logits, y).item()}
+            return draw
+
+        test = drawer(random.Random(GENERATED_TEST_STREAM))(config.n_test)
+        exclude = set(row_keys(test[0]))
+        draw = drawer(random.Random(seed))
+        data = {
+            split: draw_excluding(draw, n, exclude, f"listops {split}")
+            for split, n in (("train", config.n_train), ("val", config.n_val))
+        }
+        data["test"] = test
+        return {split: (torch.from_numpy(x), torch.from_numpy(y)) for split, (x, y) in data.items()}
+
+    def _expression(self, rng: random.Random) -> tuple[list[int], int]:
+        """One expression within the length window, and its value."""
+        config = self.config
+        for _ in range(MAX_DRAWS):
+            expression, value = make_expression(rng, max_depth=config.max_depth, max_args=config.max_args)
+            if config.min_length <= len(expression) <= config.seq_len:
+                return expression, value
+        raise ValueError(
+            f"listops: no expression of {config.min_length} to {config.seq_len} tokens in "
+            f"{MAX_DRAWS} draws (max_depth={config.max_depth}, max_args={config.max_args}): "
+            f"widen the length window"
+        )
 
 
 @hookimpl

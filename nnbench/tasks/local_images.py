@@ -2,8 +2,9 @@
 
 Nothing is downloaded: each task reads ``data_dir`` (the IDX files of MNIST or Fashion-MNIST, gzipped or
 not; the python pickle batches of CIFAR-10) through :mod:`nnbench.tasks.loaders`, which turns a missing or
-malformed file into one error naming it. The official test set is the test split; the validation split
-is carved from the training set by the trial's seed.
+malformed file into one error naming it. The official test set is the test split, the same for every
+seed; the validation split is carved from the training set by the trial's seed, after dropping any
+training image byte-identical to a test image.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from nnbench.hookspecs import hookimpl
-from nnbench.tasks import loaders, metrics
+from nnbench.tasks import loaders
+from nnbench.tasks.classification import ClassificationTask
+from nnbench.tasks.splits import row_keys
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, Task, TaskSpec
+from nnbench.types import Metric, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
-    import torch
 
 IDX_STEMS = (  # the four files of an MNIST-format dataset (each may also end in .gz)
     "train-images-idx3-ubyte",
@@ -44,10 +46,17 @@ def split_train(
     seed: int,
     val_fraction: float,
 ) -> dict[str, tuple[Any, Any]]:
-    """Train/val from ``(x, y)`` by a permutation from ``seed``, test as given; byte pixels to float32 / 255."""
+    """Train/val from ``(x, y)`` by a permutation from ``seed``, test as given; byte pixels to float32 / 255.
+
+    A training image whose bytes equal a test image's is dropped first, so no seed trains or validates
+    on a test image (datasets scraped from the web hold a few such copies).
+    """
     import numpy as np
     import torch
 
+    test_keys = set(row_keys(test[0]))
+    unseen = np.array([key not in test_keys for key in row_keys(x)], dtype=bool)
+    x, y = x[unseen], y[unseen]
     order = np.random.default_rng(seed).permutation(len(y))
     n_val = max(1, round(val_fraction * len(y)))
     rows = {"train": order[n_val:], "val": order[:n_val]}
@@ -62,11 +71,11 @@ def split_train(
     }
 
 
-class MNIST(Task):
+class MNIST(ClassificationTask):
     """Classify the 28x28 handwritten digits of MNIST (LeCun et al., 1998), read from local IDX files."""
 
     name = "mnist"
-    version = 1
+    version = 2  # 2: training images equal to a test image are dropped
     tier = "local"
     description = (
         "MNIST (LeCun et al., 1998): 60000 training and 10000 test 28x28 handwritten digits, read from the "
@@ -101,22 +110,12 @@ class MNIST(Task):
         x_test, y_test = loaders.read_idx_pair(folder, "t10k", image_shape=self.image_shape)
         return split_train(x[:, None], y, (x_test[:, None], y_test), seed, self.config.val_fraction)
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the class logits."""
-        return metrics.cross_entropy(outputs, targets)
-
-    def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
-        """``accuracy`` (primary) and mean cross-entropy ``loss`` on ``split``."""
-        x, y = self.data[split]
-        logits = metrics.predict(model, x)
-        return {"accuracy": metrics.accuracy(logits, y), "loss": metrics.cross_entropy(logits, y).item()}
-
 
 class FashionMNIST(MNIST):
     """Classify the 28x28 clothing images of Fashion-MNIST (Xiao et al., 2017), read from local IDX files."""
 
     name = "fashion-mnist"
-    version = 1
+    version = 2  # 2: training images equal to a test image are dropped
     tier = "local"
     description = (
         "Fashion-MNIST (Xiao et al., 2017): 60000 training and 10000 test 28x28 images of 10 kinds of "
@@ -130,11 +129,11 @@ class FashionMNIST(MNIST):
         return Metric("accuracy", higher_is_better=True, target=0.9)
 
 
-class CIFAR10(Task):
+class CIFAR10(ClassificationTask):
     """Classify the 32x32 colour images of CIFAR-10 (Krizhevsky, 2009), read from local pickle batches."""
 
     name = "cifar10"
-    version = 1
+    version = 2  # 2: training images equal to a test image are dropped
     tier = "local"
     description = (
         "CIFAR-10 (Krizhevsky, 2009): 50000 training and 10000 test 32x32 colour images of 10 object "
@@ -168,16 +167,6 @@ class CIFAR10(Task):
         batches = loaders.read_cifar10(self.config.data_dir)
         x, y = batches["train"]
         return split_train(x, y, batches["test"], seed, self.config.val_fraction)
-
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the class logits."""
-        return metrics.cross_entropy(outputs, targets)
-
-    def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
-        """``accuracy`` (primary) and mean cross-entropy ``loss`` on ``split``."""
-        x, y = self.data[split]
-        logits = metrics.predict(model, x)
-        return {"accuracy": metrics.accuracy(logits, y), "loss": metrics.cross_entropy(logits, y).item()}
 
 
 @hookimpl

@@ -16,8 +16,10 @@ from pydantic import Field
 
 from nnbench.hookspecs import hookimpl
 from nnbench.tasks import metrics
+from nnbench.tasks.classification import ClassificationTask
+from nnbench.tasks.splits import GENERATED_TEST_STREAM, draw_excluding, row_keys
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, Task, TaskSpec
+from nnbench.types import Metric, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
@@ -58,11 +60,11 @@ def make_examples(
     return tokens, targets
 
 
-class MQAR(Task):
+class MQAR(ClassificationTask):
     """At every query of a key shown earlier in the sequence, predict the value paired with it."""
 
     name = "mqar"
-    version = 1
+    version = 2  # 2: one test split for every seed, no test sequence in training (1: by the seed)
     tier = "quick"
     description = (
         "Multi-query associative recall (Zoology, Arora et al. 2023): key-value token pairs, then each key "
@@ -115,28 +117,39 @@ class MQAR(Task):
         return Metric("accuracy", higher_is_better=True, target=0.99)
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
-        """Tokens long ``(N, T)``; targets long ``(N, T)``, ``-100`` except at the query positions."""
+        """Tokens long ``(N, T)``; targets long ``(N, T)``, ``-100`` except at the query positions.
+
+        The test sequences come from a generator of their own (:data:`~nnbench.tasks.splits.
+        GENERATED_TEST_STREAM`), the same for every seed; train and val from ``seed``'s generator, in
+        that order, and a sequence equal to a test sequence is drawn again. The loss (the base's
+        cross-entropy) averages over the query positions only: the others are ``-100``, skipped.
+        """
         import numpy as np
         import torch
 
-        rng = np.random.default_rng(seed)
         config = self.config
-        sizes = {"train": config.n_train, "val": config.n_val, "test": config.n_test}
-        data = {}
-        for split, n in sizes.items():  # drawn in this fixed order from one generator
-            tokens, targets = make_examples(
-                n,
-                vocab_size=config.vocab_size,
-                seq_len=config.seq_len,
-                num_kv_pairs=config.num_kv_pairs,
-                rng=rng,
-            )
-            data[split] = (torch.from_numpy(tokens), torch.from_numpy(targets))
-        return data
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy averaged over the query positions only (the others are ``-100``, skipped)."""
-        return metrics.cross_entropy(outputs, targets)
+        def drawer(rng: np.random.Generator):
+            def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+                return make_examples(
+                    n,
+                    vocab_size=config.vocab_size,
+                    seq_len=config.seq_len,
+                    num_kv_pairs=config.num_kv_pairs,
+                    rng=rng,
+                )
+
+            return draw
+
+        test = drawer(np.random.default_rng(GENERATED_TEST_STREAM))(config.n_test)
+        exclude = set(row_keys(test[0]))
+        draw = drawer(np.random.default_rng(seed))
+        data = {
+            split: draw_excluding(draw, n, exclude, f"mqar {split}")
+            for split, n in (("train", config.n_train), ("val", config.n_val))
+        }
+        data["test"] = test
+        return {split: (torch.from_numpy(x), torch.from_numpy(y)) for split, (x, y) in data.items()}
 
     def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
         """``accuracy`` (primary: over query positions), ``sequence_accuracy`` (every query of a sequence

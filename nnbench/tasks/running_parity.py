@@ -8,8 +8,10 @@ from pydantic import Field
 
 from nnbench.hookspecs import hookimpl
 from nnbench.tasks import metrics
+from nnbench.tasks.classification import ClassificationTask
+from nnbench.tasks.splits import GENERATED_TEST_STREAM, draw_excluding, row_keys
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, Task, TaskSpec
+from nnbench.types import Metric, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -18,11 +20,13 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 LENGTH_FACTOR = 4  # test_4x strings are this many times longer than the training strings
 
 
-class RunningParity(Task):
+class RunningParity(ClassificationTask):
     """Per position t of a random bit string, predict the XOR of bits 0..t; also scored at 4x the length."""
 
     name = "running-parity"
-    version = 2  # 2: the extra split test_4x (train/val/test data unchanged from version 1)
+    # 2: the extra split test_4x (train/val/test data unchanged from version 1); 3: test and test_4x the
+    # same for every seed, no test string in training
+    version = 3
     tier = "smoke"
     description = (
         "Random bit strings labelled at every position with the parity (XOR) of all bits so far: it tests "
@@ -63,28 +67,35 @@ class RunningParity(Task):
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Bits as long ``(N, T)``; labels long ``(N, T)``, the running XOR of the bits.
 
-        ``test_4x`` holds ``n_test`` strings of ``4 * seq_len`` bits, drawn last, so the other splits are
-        exactly those of version 1.
+        ``test`` and then ``test_4x`` (``n_test`` strings of ``4 * seq_len`` bits) come from a generator
+        of their own (:data:`~nnbench.tasks.splits.GENERATED_TEST_STREAM`), the same for every seed;
+        train and val from ``seed``'s generator, in that order, and a string equal to a test string is
+        drawn again (short strings collide: 8 bits have only 256). The loss (the base's cross-entropy)
+        averages over every position of every string.
         """
         import torch
 
-        generator = torch.Generator().manual_seed(seed)
         seq_len = self.config.seq_len
-        sizes = {
-            "train": (self.config.n_train, seq_len),
-            "val": (self.config.n_val, seq_len),
-            "test": (self.config.n_test, seq_len),
-            "test_4x": (self.config.n_test, LENGTH_FACTOR * seq_len),
-        }
+
+        def drawer(generator: torch.Generator):
+            def draw(n: int, length: int = seq_len):
+                bits = torch.randint(0, 2, (n, length), generator=generator).numpy()  # (N, T)
+                return (bits,)
+
+            return draw
+
+        test_draw = drawer(torch.Generator().manual_seed(GENERATED_TEST_STREAM))
+        splits = {"test": test_draw(self.config.n_test)[0]}
+        splits["test_4x"] = test_draw(self.config.n_test, LENGTH_FACTOR * seq_len)[0]
+        exclude = set(row_keys(splits["test"]))
+        draw = drawer(torch.Generator().manual_seed(seed))
+        for split, n in (("train", self.config.n_train), ("val", self.config.n_val)):
+            splits[split] = draw_excluding(draw, n, exclude, f"running-parity {split}")[0]
         data = {}
-        for split, shape in sizes.items():  # drawn in this fixed order from one generator
-            bits = torch.randint(0, 2, shape, generator=generator)  # (N, T)
+        for split in ("train", "val", "test", "test_4x"):
+            bits = torch.from_numpy(splits[split])
             data[split] = (bits, bits.cumsum(dim=1) % 2)
         return data
-
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy averaged over every position of every string (``(B*T, 2)`` against ``(B*T,)``)."""
-        return metrics.cross_entropy(outputs, targets)
 
     def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
         """``accuracy`` (primary: mean over positions), ``last_position_accuracy`` (the whole string's

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from nnbench.hookspecs import hookimpl
 from nnbench.tasks import metrics
+from nnbench.tasks.splits import GENERATED_TEST_STREAM, draw_excluding, row_keys
 from nnbench.types import Config as BaseConfig
 from nnbench.types import Metric, Task, TaskSpec
 
@@ -69,7 +70,7 @@ class Toy2D(Task):
     """Learn to sample a 2-D distribution; scored by MMD, energy distance, sliced Wasserstein and PRDC."""
 
     name = "toy2d"
-    version = 1
+    version = 2  # 2: the test points are the same for every seed (1: drawn by the seed)
     tier = "smoke"
     description = (
         "Two-dimensional point clouds that a generative model must learn to sample (variants: 8gaussians, "
@@ -98,17 +99,29 @@ class Toy2D(Task):
         return Metric("mmd", higher_is_better=False, target=None)
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
-        """Float32 points ``(N, 2)``; no labels."""
+        """Float32 points ``(N, 2)``; no labels.
+
+        The test points come from a generator of their own (:data:`~nnbench.tasks.splits.
+        GENERATED_TEST_STREAM`), the same for every seed; train and val from ``seed``'s generator, in
+        that order (a point equal to a test point, which float64 draws make unlikely, is drawn again).
+        """
         import numpy as np
         import torch
 
-        rng = np.random.default_rng(seed)
-        sizes = {"train": self.config.n_train, "val": self.config.n_val, "test": self.config.n_test}
-        data = {}
-        for split, n in sizes.items():  # drawn in this fixed order from one generator
-            points = draw_points(self.config.variant, n, rng)  # (N, 2)
-            data[split] = (torch.tensor(points, dtype=torch.float32), None)
-        return data
+        variant = self.config.variant
+
+        def drawer(rng: np.random.Generator):
+            def draw(n: int) -> tuple[np.ndarray]:
+                return (draw_points(variant, n, rng).astype(np.float32),)  # (N, 2), as served
+
+            return draw
+
+        points = {"test": drawer(np.random.default_rng(GENERATED_TEST_STREAM))(self.config.n_test)[0]}
+        exclude = set(row_keys(points["test"]))
+        draw = drawer(np.random.default_rng(seed))
+        for split, n in (("train", self.config.n_train), ("val", self.config.n_val)):
+            points[split] = draw_excluding(draw, n, exclude, f"toy2d {split}")[0]
+        return {split: (torch.from_numpy(points[split]), None) for split in ("train", "val", "test")}
 
     def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
         """Draw as many samples as the split has points and compare the two sets.
