@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from nnbench.tasks import metrics
 from nnbench.tasks.splits import split_indices
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, Task, TaskSpec
+from nnbench.types import Margin, Metric, Task, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -40,8 +40,11 @@ class Digits(Task):
         )
 
     def metric(self) -> Metric:
-        """Test accuracy, target 95%."""
-        return Metric("accuracy", higher_is_better=True, target=0.95)
+        """Test accuracy, target 95%; equivalence within 1 point; anchors: chance (10 classes) -> 0,
+        the target -> 1."""
+        return Metric(
+            "accuracy", higher_is_better=True, target=0.95, margin=Margin(0.01), anchors=(1 / 10, 0.95)
+        )
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Pixels scaled by 1/16 to [0, 1] as float32 ``(N, 1, 8, 8)``, labels as long ``(N,)``."""

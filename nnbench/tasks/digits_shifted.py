@@ -9,7 +9,7 @@ from pydantic import Field
 from nnbench.tasks import metrics
 from nnbench.tasks.splits import split_indices
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, Task, TaskSpec
+from nnbench.types import Margin, Metric, Task, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -49,8 +49,11 @@ class DigitsShifted(Task):
         )
 
     def metric(self) -> Metric:
-        """Test accuracy, target 95%."""
-        return Metric("accuracy", higher_is_better=True, target=0.95)
+        """Test accuracy, target 95%; equivalence within 1 point; anchors: chance (10 classes) -> 0,
+        the target -> 1."""
+        return Metric(
+            "accuracy", higher_is_better=True, target=0.95, margin=Margin(0.01), anchors=(1 / 10, 0.95)
+        )
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Float32 ``(N, 1, canvas, canvas)`` scaled by 1/16 to [0, 1], labels long ``(N,)``.

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from nnbench.tasks import metrics
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, Task, TaskSpec
+from nnbench.types import Margin, Metric, Task, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -120,8 +120,11 @@ class ListOps(Task):
         )
 
     def metric(self) -> Metric:
-        """Test accuracy, no target (the reference of LRA is far below solving it)."""
-        return Metric("accuracy", higher_is_better=True, target=None)
+        """Test accuracy, no target (the reference of LRA is far below solving it); equivalence within 1
+        point; anchors: chance (10 values) -> 0, a perfect score (accuracy 1) -> 1."""
+        return Metric(
+            "accuracy", higher_is_better=True, target=None, margin=Margin(0.01), anchors=(1 / 10, 1.0)
+        )
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Tokens long ``(N, T)``, each expression followed by padding; values long ``(N,)``.

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from nnbench.tasks import metrics
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, Task, TaskSpec
+from nnbench.types import Margin, Metric, Task, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
@@ -110,8 +110,12 @@ class MQAR(Task):
         )
 
     def metric(self) -> Metric:
-        """Accuracy over the query positions of the test split, target 99%."""
-        return Metric("accuracy", higher_is_better=True, target=0.99)
+        """Accuracy over the query positions of the test split, target 99%; equivalence within 1 point;
+        anchors: chance among the values (1 / (vocab_size - vocab_size // 2)) -> 0, the target -> 1."""
+        values = self.config.vocab_size - self.config.vocab_size // 2
+        return Metric(
+            "accuracy", higher_is_better=True, target=0.99, margin=Margin(0.01), anchors=(1 / values, 0.99)
+        )
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Tokens long ``(N, T)``; targets long ``(N, T)``, ``-100`` except at the query positions."""
