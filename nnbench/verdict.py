@@ -20,6 +20,12 @@ The procedure, for one task:
 - **ranks**: rank 1 is the leader and every entry not decided ``worse`` than it; remove them and
   repeat for rank 2, and so on; a rank is shared unless a test separates.
 
+One departure from VERDICTS.md's letter: an entry with a single seed can be tested against nothing,
+so it is left out of the leader, the family and the ranks (it is listed, unranked, with the outcome
+``undecided`` and the reason). Read literally, the best single lucky seed would be the leader and
+leave every comparison undecided, and a one-seed entry far behind would share rank 1 with the leader
+while a measured entry just behind it is ranked 2.
+
 Why every pair and not only the ``k - 1`` comparisons with the leader (VERDICTS.md allows either
 family): the leader is chosen by the data, so with three or more equal entries the comparison of
 the leader with the last one is a comparison of the extremes, and Bonferroni over ``k - 1`` lets two
@@ -204,7 +210,9 @@ def difference(
     """The difference ``first - second`` (positive: ``first`` better) and its t-interval.
 
     Paired by seed when both hold exactly the same seeds, Welch's unequal-variance interval
-    otherwise; no interval (``reason`` set) when either side has fewer than :data:`MIN_SEEDS` scores.
+    otherwise. No interval (``reason`` set) when either side has fewer than :data:`MIN_SEEDS` scores,
+    or when there is no spread but a difference (every seed differs by the same amount): a t-interval
+    of width 0 would decide from a coincidence. Identical scores on every seed give ``[0, 0]``.
     """
     a, b = as_samples(first), as_samples(second)
     sign = 1.0 if higher_is_better else -1.0
@@ -218,18 +226,31 @@ def difference(
         return Difference(estimate, nan, nan, nan, nan, n_a, n_b, "", confidence, reason=reason)
     values_a, values_b = np.array(list(a.values())), np.array(list(b.values()))
     sd_a, sd_b = float(values_a.std(ddof=1)), float(values_b.std(ddof=1))
+    # rounding noise of float arithmetic is no spread
+    tolerance = 1e-12 * max(1.0, float(np.abs(values_a).max()), float(np.abs(values_b).max()))
     if set(a) == set(b):
         seeds = list(a)
         diffs = sign * (np.array([a[s] for s in seeds]) - np.array([b[s] for s in seeds]))
         estimate = float(diffs.mean())
         sd = float(diffs.std(ddof=1))
-        se, df = sd / math.sqrt(len(diffs)), float(len(diffs) - 1)
-        low, high = _interval(estimate, se, df, confidence)
-        return Difference(estimate, low, high, se, df, n_a, n_b, "paired t", confidence, sd, sd_a, sd_b)
-    se = math.sqrt(sd_a**2 / n_a + sd_b**2 / n_b)
-    df = welch_df(sd_a**2, n_a, sd_b**2, n_b)
+        method, se, df = "paired t", sd / math.sqrt(len(diffs)), float(len(diffs) - 1)
+        flat = sd <= tolerance
+    else:
+        sd = math.nan
+        method = "Welch t"
+        se = math.sqrt(sd_a**2 / n_a + sd_b**2 / n_b)
+        df = welch_df(sd_a**2, n_a, sd_b**2, n_b)
+        flat = max(sd_a, sd_b) <= tolerance
+    if flat:
+        if abs(estimate) <= tolerance:  # the same score on every seed: no difference at all
+            return Difference(0.0, 0.0, 0.0, 0.0, df, n_a, n_b, method, confidence, 0.0, sd_a, sd_b)
+        # A t-interval of width 0 would decide from two seeds that happen to differ by the same
+        # amount (scores rounded to a test set's size do); without a spread there is nothing to judge.
+        reason = "every seed gave the same difference: no spread to judge by (a t-interval needs one)"
+        nan = math.nan
+        return Difference(estimate, nan, nan, nan, nan, n_a, n_b, "", confidence, sd, sd_a, sd_b, reason)
     low, high = _interval(estimate, se, df, confidence)
-    return Difference(estimate, low, high, se, df, n_a, n_b, "Welch t", confidence, math.nan, sd_a, sd_b)
+    return Difference(estimate, low, high, se, df, n_a, n_b, method, confidence, sd, sd_a, sd_b)
 
 
 def classify(low: float, high: float, margin: float) -> str:
@@ -348,9 +369,12 @@ def _compare_with_leader(leader: str, entry: str, diff: Difference, margin: floa
 class TaskVerdict:
     """The verdict of one task: its leader, every other scored entry against it, and the ranks.
 
-    ``comparisons`` holds every scored entry but the leader, in rank order (then best mean first);
-    ``ranks`` every scored entry's rank (1 = the leader's); ``unscored`` the entries without any
-    score (every trial failed), which get no rank. ``margin_abs`` is the margin in the metric's
+    ``leader`` is the best mean among the entries with at least two seeds (the best mean overall when
+    none has two); ``comparisons`` holds every other scored entry against it, in rank order (then
+    best mean first; unranked entries last); ``ranks`` the rank of every entry with at least two
+    seeds (1 = the leader's): an entry with one seed has no interval, so it gets no rank at all,
+    neither a strict one from a point nor a shared one it was never tested for; ``unscored`` the
+    entries without any score (every trial failed). ``margin_abs`` is the margin in the metric's
     units against the leader's mean; ``confidence`` that of every interval.
     """
 
@@ -441,8 +465,10 @@ def task_verdict(
     means = {label: float(np.mean(list(values.values()))) for label, values in scored.items()}
     seeds = {label: len(values) for label, values in scored.items()}
     order = sorted(scored, key=lambda label: (-sign * means[label], label))
-    pairs = len(order) * (len(order) - 1) // 2
-    confidence = interval_confidence(alpha, entries=len(order), looks=looks)
+    # only entries with a spread can be tested: they alone form the family, the ranks and the leader
+    judged = [label for label in order if seeds[label] >= MIN_SEEDS]
+    pairs = len(judged) * (len(judged) - 1) // 2
+    confidence = interval_confidence(alpha, entries=len(judged), looks=looks)
     if not order:
         return TaskVerdict(
             None, higher_is_better, margin, 0.0, alpha, looks, confidence, {}, {}, (), {}, unscored, 0
@@ -459,11 +485,12 @@ def task_verdict(
             )
         return cache[leader, entry]
 
-    ranks = _ranks(order, versus)
-    leader = order[0]
+    ranks = _ranks(judged, versus)
+    leader = judged[0] if judged else order[0]
+    unranked = len(ranks) + 1  # entries without a rank (one seed) come after every ranked one
     comparisons = sorted(
-        (versus(leader, entry) for entry in order[1:]),
-        key=lambda c: (ranks[c.entry], -sign * means[c.entry], c.entry),
+        (versus(leader, entry) for entry in order if entry != leader),
+        key=lambda c: (ranks.get(c.entry, unranked), -sign * means[c.entry], c.entry),
     )
     return TaskVerdict(
         leader=leader,
