@@ -345,6 +345,12 @@ def task_anchors(task_trials: pd.DataFrame) -> tuple[float, float] | None:
     return (zero, one) if math.isfinite(zero) and math.isfinite(one) and zero != one else None
 
 
+def task_metric(task_trials: pd.DataFrame) -> str:
+    """The name of the task's primary metric its trials recorded; ``score`` when none did."""
+    value = _first_value(task_trials, "metric")
+    return "score" if value is None else str(value)
+
+
 def task_direction(task_trials: pd.DataFrame) -> bool:
     """Whether higher is better on this task (from its trials' records; True when none recorded it)."""
     value = _first_value(task_trials, "higher_is_better")
