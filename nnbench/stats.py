@@ -24,6 +24,7 @@ or writes files, so each is tested against known answers in ``tests/test_stats.p
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -343,6 +344,48 @@ def task_anchors(task_trials: pd.DataFrame) -> tuple[float, float] | None:
         return None
     zero, one = float(value[0]), float(value[1])
     return (zero, one) if math.isfinite(zero) and math.isfinite(one) and zero != one else None
+
+
+def _config(value: Any) -> dict:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def task_labels(results: pd.DataFrame) -> pd.Series:
+    """Per row, its task's name, plus the options that tell configurations of one task apart.
+
+    ``tabular-real`` when a store holds one configuration of it; ``tabular-real dataset=wine`` and
+    ``tabular-real dataset=breast_cancer`` when it holds two: two configurations are two tasks, never
+    one leaderboard.
+    """
+    if results.empty:
+        return pd.Series([], index=results.index, dtype=object)
+    names = results["task"].astype(str).tolist()
+    configs = results["task_config"] if "task_config" in results else [None] * len(results)
+    parsed = [_config(value) for value in configs]
+    variants: dict[str, dict[str, dict]] = {}  # name -> config key -> config
+    for name, config in zip(names, parsed, strict=True):
+        variants.setdefault(name, {})[json.dumps(config, sort_keys=True, default=str)] = config
+    differing: dict[str, list[str]] = {}
+    for name, by_key in variants.items():
+        options = {option for config in by_key.values() for option in config}
+        differing[name] = sorted(
+            option
+            for option in options
+            if len({json.dumps(c.get(option), default=str) for c in by_key.values()}) > 1
+        )
+    labels = [
+        " ".join([name, *(f"{option}={config.get(option)}" for option in differing[name])])
+        for name, config in zip(names, parsed, strict=True)
+    ]
+    return pd.Series(labels, index=results.index, dtype=object)
 
 
 def task_metric(task_trials: pd.DataFrame) -> str:

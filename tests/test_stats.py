@@ -290,3 +290,29 @@ def test_compute_frontier_on_hand_made_points():
     loss = [1.0, 0.8, 0.9, 0.5]
     assert list(stats.compute_frontier([4, 1, 2, 3], loss, higher_is_better=False)) == [1, 3]
     assert list(stats.compute_frontier([], [])) == []
+
+
+def test_task_labels_tell_configurations_of_one_task_apart():
+    frame = pd.DataFrame(
+        {
+            "task": ["tabular-real", "tabular-real", "digits", "digits"],
+            "task_config": [
+                '{"dataset": "breast_cancer"}',
+                '{"dataset": "wine"}',
+                '{"n": 1}',
+                {"n": 1},  # a dict, as a frame built in memory holds it
+            ],
+        }
+    )
+    assert stats.task_labels(frame).tolist() == [
+        "tabular-real dataset=breast_cancer",
+        "tabular-real dataset=wine",
+        "digits",
+        "digits",
+    ]
+    assert stats.task_labels(frame.drop(columns="task_config")).tolist() == [
+        "tabular-real",
+        "tabular-real",
+        "digits",
+        "digits",
+    ]

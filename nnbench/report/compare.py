@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from nnbench import verdict
+from nnbench import stats, verdict
 from nnbench.errors import NnbenchError
 from nnbench.report import fmt as f
 from nnbench.types import Margin
@@ -243,8 +243,11 @@ def compare_sides(a: Side, b: Side, *, alpha: float = verdict.ALPHA) -> Comparis
     result.warnings = setting_differences(pairs)
     label_a = pairs["arch_label_a"] if "arch_label_a" in pairs else pairs["architecture_a"]
     pairs = pairs.assign(_label=label_a.where(label_a.notna(), pairs["architecture_a"]).astype(str))
+    # two configurations of one task are two tasks
+    tasks = stats.task_labels(pairs.rename(columns={"task_a": "task", "task_config_a": "task_config"}))
+    pairs = pairs.assign(_task=tasks)
     groups = []
-    for (label, task), rows in pairs.groupby(["_label", "task_a"], sort=True):
+    for (label, task), rows in pairs.groupby(["_label", "_task"], sort=True):
         if (rows["status_a"] == "skipped").all() and (rows["status_b"] == "skipped").all():
             continue  # a pair that does not fit (n/a) on both sides: nothing to compare
         groups.append((label, task, rows))

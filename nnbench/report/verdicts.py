@@ -57,7 +57,8 @@ def store_verdicts(results: pd.DataFrame, *, alpha: float = verdict.ALPHA, looks
     if trials.empty:
         return out
     runs: dict[str, dict[str, list[float]]] = {}  # label -> task -> normalised scores
-    for name, task_trials in trials.groupby("task", sort=True):
+    trials = trials.assign(_task=stats.task_labels(trials))  # two configurations are two tasks
+    for name, task_trials in trials.groupby("_task", sort=True):
         task = stats.verdict_of_task(task_trials, alpha=alpha, looks=looks)
         anchors = stats.task_anchors(task_trials)
         out.tasks.append(TaskResult(str(name), stats.task_metric(task_trials), task, anchors))
