@@ -196,3 +196,16 @@ def test_builtin_tasks_declare_margins_and_anchors():
         assert (one > zero) == metric.higher_is_better, name
         if metric.name == "accuracy":
             assert metric.margin == Margin(0.01) and 0 < zero < 1, name
+
+
+def test_the_python_example_of_the_docs_runs():
+    import re
+
+    from .conftest import REPO
+
+    text = (REPO / "docs" / "verdicts.md").read_text()
+    [example] = re.findall(r"## In Python\n\n```python\n(.*?)```", text, re.S)
+    namespace: dict = {}
+    exec(compile(example, "docs/verdicts.md", "exec"), namespace)  # its asserts are the test
+    assert namespace["low"] == pytest.approx(0.069, abs=0.001)
+    assert namespace["high"] == pytest.approx(0.098, abs=0.001)
