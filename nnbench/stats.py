@@ -37,8 +37,6 @@ from nnbench import verdict
 from nnbench.types import Margin
 
 CONFIDENCE = 0.95
-BOOTSTRAP_RESAMPLES = 2000
-BOOTSTRAP_SEED = 0
 ALPHA = verdict.ALPHA  # the error rate of a verdict (see nnbench.verdict)
 # Kept for the report's summary wording; verdicts themselves need 2 seeds a side (verdict.MIN_SEEDS).
 MIN_SEEDS_TO_JUDGE = 3
@@ -57,30 +55,6 @@ def _finite(values: Iterable[Any]) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # one sample: quality over seeds, times over trials
-
-
-def bootstrap_interval(
-    values: Iterable[float],
-    *,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
-    confidence: float = CONFIDENCE,
-) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the mean of ``values`` (resampling seeds); NaNs for n < 2.
-
-    Not used for any quality interval any more: over a handful of seeds it is far too narrow (over
-    two seeds it is their [min, max], covering the mean about half the time). Quality intervals are
-    Student-t intervals (:func:`mean_interval`); kept only for callers of report v0. The random
-    generator is seeded, so the same values always give the same interval.
-    """
-    values = _finite(values)
-    if len(values) < 2:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
-    tail = (1.0 - confidence) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
 
 
 MeanInterval = verdict.MeanInterval
@@ -158,7 +132,9 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def ran_to_time_cap(train_s: Iterable[Any], budget_s: Iterable[Any] | None, tolerance: float = 0.05) -> float | None:
+def ran_to_time_cap(
+    train_s: Iterable[Any], budget_s: Iterable[Any] | None, tolerance: float = 0.05
+) -> float | None:
     """The time budget every trial trained to, or None when the trials' training times tell them apart.
 
     A time budget stops training once the clock passes it, so trials that all hit the same cap
@@ -214,7 +190,9 @@ def pareto_front(
 def normalized_scores(means: pd.DataFrame, higher_is_better: Mapping[str, bool]) -> pd.DataFrame:
     """Per task (column), scale architectures' mean scores (rows) so the best is 1 and the worst 0.
 
-    Missing cells stay NaN. A task whose finite scores are all equal gives each of them 1.
+    Missing cells stay NaN. A task whose finite scores are all equal gives each of them 1. These
+    scores move when an entry joins the suite: they colour a heatmap, nothing more. Scores compared
+    across tasks use each task's fixed anchors (:func:`nnbench.across_tasks.normalize`).
     """
     out = pd.DataFrame(index=means.index, columns=means.columns, dtype=float)
     for task in means.columns:

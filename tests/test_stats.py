@@ -15,30 +15,6 @@ from nnbench import stats
 INF = math.inf
 
 
-def test_bootstrap_interval_is_deterministic_and_brackets_the_mean():
-    values = [0.1, 0.2, 0.4, 0.3]
-    low, high = stats.bootstrap_interval(values)
-    assert (low, high) == stats.bootstrap_interval(values)
-    assert 0.1 <= low < 0.25 < high <= 0.4
-    wider = [0.1, 0.2, 0.4, 0.3, 0.25, 0.15, 0.35]
-    assert stats.bootstrap_interval(wider, seed=1) != stats.bootstrap_interval(wider, seed=2)
-    assert all(math.isnan(v) for v in stats.bootstrap_interval([0.5]))
-    assert all(math.isnan(v) for v in stats.bootstrap_interval([math.nan, 0.5, None]))
-
-
-def test_bootstrap_interval_of_constant_values_is_that_value():
-    assert stats.bootstrap_interval([2.0, 2.0, 2.0]) == (2.0, 2.0)
-
-
-def test_bootstrap_interval_covers_the_true_mean_about_95_percent_of_the_time():
-    rng = np.random.default_rng(1)
-    covered = sum(
-        low <= 0 <= high
-        for low, high in (stats.bootstrap_interval(rng.normal(size=30), resamples=500) for _ in range(200))
-    )
-    assert 0.88 <= covered / 200 <= 0.99
-
-
 def test_mean_interval_is_a_student_t_interval():
     result = stats.mean_interval([1.0, 2.0, 3.0, None, math.nan])
     assert (result.mean, result.n) == (2.0, 3)
