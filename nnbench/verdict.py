@@ -439,7 +439,7 @@ class TaskVerdict:
 
 def procedure_text(alpha: float = ALPHA, looks: int = 1, pairs: int | None = None) -> str:
     """``t-intervals paired by seed (Welch otherwise), Bonferroni over 6 pairs, alpha 0.05, looks 1``."""
-    family = "every pair of entries" if pairs is None else f"{pairs} pair{'s' if pairs != 1 else ''}"
+    family = "every pair of a task's entries" if pairs is None else f"{pairs} pair{'s' if pairs != 1 else ''}"
     return f"t-intervals paired by seed (Welch otherwise), Bonferroni over {family}, alpha {alpha:g}, looks {looks}"
 
 

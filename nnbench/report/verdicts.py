@@ -181,7 +181,7 @@ def text(result: StoreVerdicts, baseline: Comparison | None = None) -> str:
             table.extend(task_rows(task))
         decided = sum(t.verdict.decided for t in result.tasks)
         lines = [
-            f"Verdicts: {verdict.procedure_text(result.alpha, result.looks)} of a task.",
+            f"Verdicts: {verdict.procedure_text(result.alpha, result.looks)}.",
             *align(table),
             f"{decided} of {len(result.tasks)} task{'s' if len(result.tasks) != 1 else ''} decided "
             "(every entry worse than the leader or equivalent to it). Intervals are Bonferroni intervals "
