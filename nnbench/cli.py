@@ -293,6 +293,11 @@ cli.add_command(compare)
 cli.add_command(publish)
 cli.add_command(export)
 
+# verdict (and its regression gate) lives in its own module too.
+from nnbench.cli_verdict import verdict  # noqa: E402
+
+cli.add_command(verdict)
+
 # check and new-plugin, the commands for plugin authors, live in their own module too.
 from nnbench.cli_plugins import check, new_plugin  # noqa: E402
 

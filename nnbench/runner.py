@@ -212,6 +212,7 @@ def run_suite(
 
             def record_trial(record: dict[str, Any], curve: list, label: str) -> None:
                 record["run_id"] = run_id
+                record["workers"] = workers  # trials at once: compare names it when two runs differ
                 store.write_trial(record, curve)
                 summary.records.append(record)
                 display.finished(record["trial_id"], label, record)

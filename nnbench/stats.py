@@ -1,17 +1,18 @@
-"""Every statistic a report shows, in one module: intervals, medians, time to target, rankings,
-performance profiles, Pareto fronts and the two-run comparison.
+"""Every statistic a report shows, in one module: intervals, medians, time to target, leaderboards,
+performance profiles, Pareto fronts, tuning curves and scaling fits.
 
-The rules come from MEASUREMENT.md ("Across seeds and trials"):
+The rules come from MEASUREMENT.md ("Across seeds and trials") and VERDICTS.md:
 
-- quality: mean, standard deviation and a 95% percentile-bootstrap interval of the mean over seeds
-  (:func:`mean_interval`, seeded, so a report is reproducible);
+- quality: mean, standard deviation and a 95% Student-t interval of the mean over seeds
+  (:func:`mean_interval`; one seed has no interval);
+- who wins a task, by how much and how sure, and the ranks: the verdict procedure of
+  :mod:`nnbench.verdict` (paired t-intervals, Bonferroni, shared ranks unless a test separates),
+  read from a task's trials by :func:`verdict_of_task` and put in every :func:`leaderboard`;
 - times: median and interquartile range (:func:`median_iqr`);
 - time to target: the median with misses counted as infinite, success rate beside it
   (:func:`time_to_target`);
-- across tasks: an AlgoPerf-style performance profile (:func:`performance_profile`);
-- ranks tie when 95% intervals overlap (:func:`rank_with_ties`);
-- two runs: ratio of medians with a significance test; within the noise is "same"
-  (:func:`compare_samples`);
+- across tasks: an AlgoPerf-style performance profile of times to target (:func:`performance_profile`);
+  scores across tasks on fixed anchors are in :mod:`nnbench.across_tasks`;
 - tuning studies: the best score so far (:func:`best_so_far`) and the one a study selects
   (:func:`best_index`);
 - size sweeps: a power law fitted by least squares on logarithms with a t interval for its exponent
@@ -23,21 +24,21 @@ or writes files, so each is tested against known answers in ``tests/test_stats.p
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from nnbench import verdict
+from nnbench.types import Margin
+
 CONFIDENCE = 0.95
-BOOTSTRAP_RESAMPLES = 2000
-BOOTSTRAP_SEED = 0
-ALPHA = 0.05  # significance level of the two-run comparison
-PERMUTATIONS = 10_000  # resamples of the permutation test when scipy is not installed
-# A bootstrap over two seeds only spans their two values: too narrow to call a winner clear.
+ALPHA = verdict.ALPHA  # the error rate of a verdict (see nnbench.verdict)
+# Kept for the report's summary wording; verdicts themselves need 2 seeds a side (verdict.MIN_SEEDS).
 MIN_SEEDS_TO_JUDGE = 3
 # The performance profile's factors: from 1 (as fast as the best) to 4 (four times slower).
 PROFILE_TAUS: tuple[float, ...] = tuple(float(t) for t in np.round(np.linspace(1.0, 4.0, 61), 6))
@@ -56,53 +57,16 @@ def _finite(values: Iterable[Any]) -> np.ndarray:
 # one sample: quality over seeds, times over trials
 
 
-def bootstrap_interval(
-    values: Iterable[float],
-    *,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
-    confidence: float = CONFIDENCE,
-) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the mean of ``values`` (resampling seeds); NaNs for n < 2.
+MeanInterval = verdict.MeanInterval
 
-    The random generator is seeded, so the same values always give the same interval.
+
+def mean_interval(values: Iterable[float], *, confidence: float = CONFIDENCE) -> MeanInterval:
+    """Mean, standard deviation (ddof=1) and 95% Student-t interval of the mean of the finite ``values``.
+
+    See :func:`nnbench.verdict.mean_interval`: with one value the mean is that value and the rest
+    NaN; with none everything is NaN.
     """
-    values = _finite(values)
-    if len(values) < 2:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
-    tail = (1.0 - confidence) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
-
-
-@dataclass(frozen=True)
-class MeanInterval:
-    """Mean, sample standard deviation and bootstrap interval of the mean of ``n`` values."""
-
-    mean: float
-    std: float
-    low: float
-    high: float
-    n: int
-
-
-def mean_interval(values: Iterable[float], **bootstrap: Any) -> MeanInterval:
-    """Mean, standard deviation (ddof=1) and 95% bootstrap interval of the finite ``values``.
-
-    With one value the mean is that value and the rest NaN; with none everything is NaN.
-    """
-    values = _finite(values)
-    n = len(values)
-    low, high = bootstrap_interval(values, **bootstrap)
-    return MeanInterval(
-        mean=float(values.mean()) if n else math.nan,
-        std=float(values.std(ddof=1)) if n > 1 else math.nan,
-        low=low,
-        high=high,
-        n=n,
-    )
+    return verdict.mean_interval(list(_finite(values)), confidence=confidence)
 
 
 @dataclass(frozen=True)
@@ -194,38 +158,6 @@ def ran_to_time_cap(
 # many architectures: ranks, fronts, normalised scores, profiles
 
 
-def rank_with_ties(
-    means: Sequence[float],
-    lows: Sequence[float],
-    highs: Sequence[float],
-    *,
-    higher_is_better: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Competition ranks that tie when 95% intervals overlap; returns ``(ranks, tied)``.
-
-    An entry's rank is 1 + the number of entries whose interval lies entirely on the better side of
-    its own; so entries whose intervals overlap are not told apart, and the leader and everything
-    that overlaps it share rank 1. An entry without an interval (fewer than two seeds) counts as the
-    point ``[mean, mean]``. Entries without a mean get rank NaN. ``tied`` marks ranks held by more
-    than one entry.
-    """
-    means = np.asarray(means, dtype=float)
-    lows = np.where(np.isfinite(np.asarray(lows, dtype=float)), lows, means)
-    highs = np.where(np.isfinite(np.asarray(highs, dtype=float)), highs, means)
-    present = np.isfinite(means)
-    ranks = np.full(len(means), np.nan)
-    for i in np.flatnonzero(present):
-        if higher_is_better:
-            better = lows[present] > highs[i]
-        else:
-            better = highs[present] < lows[i]
-        ranks[i] = 1 + int(better.sum())
-    values, counts = np.unique(ranks[present], return_counts=True)
-    shared = set(values[counts > 1].tolist())
-    tied = np.array([r in shared for r in ranks], dtype=bool)
-    return ranks, tied
-
-
 def intervals_overlap(low_a: float, high_a: float, low_b: float, high_b: float) -> bool:
     """Whether two closed intervals share a point."""
     return low_a <= high_b and low_b <= high_a
@@ -258,7 +190,9 @@ def pareto_front(
 def normalized_scores(means: pd.DataFrame, higher_is_better: Mapping[str, bool]) -> pd.DataFrame:
     """Per task (column), scale architectures' mean scores (rows) so the best is 1 and the worst 0.
 
-    Missing cells stay NaN. A task whose finite scores are all equal gives each of them 1.
+    Missing cells stay NaN. A task whose finite scores are all equal gives each of them 1. These
+    scores move when an entry joins the suite: they colour a heatmap, nothing more. Scores compared
+    across tasks use each task's fixed anchors (:func:`nnbench.across_tasks.normalize`).
     """
     out = pd.DataFrame(index=means.index, columns=means.columns, dtype=float)
     for task in means.columns:
@@ -316,110 +250,6 @@ def performance_profile(times: pd.DataFrame, taus: Sequence[float] = PROFILE_TAU
 
 
 # ---------------------------------------------------------------------------------------------
-# two runs
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Run B against run A: the ratio of medians B/A, the test's p-value and the verdict.
-
-    ``verdict`` is "faster"/"slower"/"same" for times (lower is better) and "better"/"worse"/"same"
-    for scores; "same" whenever the difference is within the noise (p >= alpha), and "n/a" when a
-    side has no values.
-    """
-
-    median_a: float
-    median_b: float
-    ratio: float
-    p_value: float
-    verdict: str
-    n_a: int
-    n_b: int
-    test: str
-
-
-def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided Mann-Whitney U p-value (scipy); 1.0 when every value is equal."""
-    from scipy.stats import mannwhitneyu
-
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if np.ptp(np.concatenate([a, b])) == 0:
-        return 1.0
-    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
-
-
-def permutation_p(
-    a: Sequence[float], b: Sequence[float], *, permutations: int = PERMUTATIONS, seed: int = BOOTSTRAP_SEED
-) -> float:
-    """Two-sided permutation test of the difference of medians; exact when the splits are few.
-
-    The p-value is the share of relabellings of the pooled values whose absolute difference of
-    medians is at least the observed one (the observed labelling included, so never 0).
-    """
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    pooled = np.concatenate([a, b])
-    n_a = len(a)
-    observed = abs(np.median(b) - np.median(a))
-    tolerance = 1e-12 * max(1.0, float(np.abs(pooled).max()))
-    if math.comb(len(pooled), n_a) <= permutations:
-        hits = total = 0
-        for chosen in combinations(range(len(pooled)), n_a):
-            mask = np.zeros(len(pooled), dtype=bool)
-            mask[list(chosen)] = True
-            total += 1
-            hits += abs(np.median(pooled[~mask]) - np.median(pooled[mask])) >= observed - tolerance
-        return hits / total
-    rng = np.random.default_rng(seed)
-    order = np.argsort(rng.random((permutations, len(pooled))), axis=1)
-    shuffled = pooled[order]
-    diffs = np.abs(np.median(shuffled[:, n_a:], axis=1) - np.median(shuffled[:, :n_a], axis=1))
-    return float((1 + np.sum(diffs >= observed - tolerance)) / (permutations + 1))
-
-
-def significance_test() -> str:
-    """The test :func:`compare_samples` uses here: Mann-Whitney U with scipy, else a permutation test."""
-    try:
-        import scipy.stats  # noqa: F401
-    except ImportError:  # pragma: no cover - scipy comes with scikit-learn
-        return "permutation"
-    return "mann-whitney"
-
-
-def compare_samples(
-    a: Iterable[float],
-    b: Iterable[float],
-    *,
-    higher_is_better: bool | None = None,
-    alpha: float = ALPHA,
-    test: str | None = None,
-) -> Comparison:
-    """Compare sample ``b`` (run B) with sample ``a`` (run A): ratio of medians and a two-sided test.
-
-    ``higher_is_better=None`` means the values are times or costs (lower is better): the verdict is
-    "faster", "slower" or "same". Otherwise the values are scores and the verdict is "better",
-    "worse" or "same". "same" means the test found no difference at level ``alpha``; with a few
-    values per side that is all it can say (Mann-Whitney needs 4 per side to reach p < 0.05).
-    ``test`` is "mann-whitney" or "permutation" (default: :func:`significance_test`).
-    """
-    a, b = _finite(a), _finite(b)
-    test = test or significance_test()
-    median_a = float(np.median(a)) if len(a) else math.nan
-    median_b = float(np.median(b)) if len(b) else math.nan
-    ratio = median_b / median_a if len(a) and len(b) and median_a != 0 else math.nan
-    if not len(a) or not len(b):
-        return Comparison(median_a, median_b, ratio, math.nan, "n/a", len(a), len(b), test)
-    p = mann_whitney_p(a, b) if test == "mann-whitney" else permutation_p(a, b)
-    verdict = "same"
-    if p < alpha and median_b != median_a:
-        b_higher = median_b > median_a
-        if higher_is_better is None:
-            verdict = "slower" if b_higher else "faster"
-        else:
-            verdict = "better" if b_higher == higher_is_better else "worse"
-    return Comparison(median_a, median_b, ratio, p, verdict, len(a), len(b), test)
-
-
-# ---------------------------------------------------------------------------------------------
 # one task's trials: the leaderboard and its learning curves
 
 
@@ -447,13 +277,172 @@ MEDIAN_COLUMNS = (
 )
 
 
-def leaderboard(task_trials: pd.DataFrame, higher_is_better: bool) -> pd.DataFrame:
+def _scored(task_trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials a verdict reads: status ok, not a tuning study's trial."""
+    trials = task_trials
+    if "stage" in trials:
+        trials = trials[trials["stage"].fillna("main").astype(str) != "tune"]
+    if "status" in trials:
+        trials = trials[trials["status"] == "ok"]
+    return trials
+
+
+def task_samples(task_trials: pd.DataFrame) -> dict[str, dict[Any, float]]:
+    """``{arch_label: {seed: test_score}}`` of one task's trials that finished ok (tuning trials left out).
+
+    Labels with no score (every trial failed) map to ``{}``. Where one label holds two scores of one
+    seed (e.g. a store with a CPU and a GPU run of it) both are kept, keyed ``(seed, i)``, which
+    unpairs that label (Welch's interval) rather than silently dropping a trial.
+    """
+    out: dict[str, dict[Any, float]] = {}
+    labels = task_trials["arch_label"] if "arch_label" in task_trials else task_trials["architecture"]
+    for label in labels.dropna().astype(str).unique():
+        out[label] = {}
+    scored = _scored(task_trials)
+    if scored.empty:
+        return out
+    scored_labels = scored["arch_label"] if "arch_label" in scored else scored["architecture"]
+    scores = numeric_column(scored, "test_score")
+    seeds = scored["seed"] if "seed" in scored else pd.Series(range(len(scored)), index=scored.index)
+    for label in scored_labels.dropna().astype(str).unique():
+        mask = (scored_labels.astype(str) == label).to_numpy()
+        pairs = [
+            (seed, float(score))
+            for seed, score in zip(seeds[mask], scores[mask], strict=True)
+            if math.isfinite(score)
+        ]
+        keys = [seed for seed, _ in pairs]
+        if len(set(keys)) < len(keys):
+            out[label] = {(seed, i): score for i, (seed, score) in enumerate(pairs)}
+        else:
+            out[label] = dict(pairs)
+    return out
+
+
+def _first_value(frame: pd.DataFrame, column: str) -> Any:
+    if column not in frame:
+        return None
+    values = frame[column].dropna()
+    return values.iloc[0] if len(values) else None
+
+
+def task_margin(task_trials: pd.DataFrame) -> Margin | None:
+    """The equivalence margin the task's trials recorded (``margin``, ``margin_relative``); None if none."""
+    value = _first_value(_scored(task_trials), "margin")
+    if value is None:
+        value = _first_value(task_trials, "margin")
+    if value is None:
+        return None
+    relative = _first_value(task_trials[task_trials["margin"].notna()], "margin_relative")
+    return Margin(float(value), relative=bool(relative) if relative is not None else False)
+
+
+def task_anchors(task_trials: pd.DataFrame) -> tuple[float, float] | None:
+    """The ``(zero, one)`` normalisation anchors the task's trials recorded; None if none."""
+    value = _first_value(task_trials, "anchors")
+    if value is None or len(value) != 2:
+        return None
+    zero, one = float(value[0]), float(value[1])
+    return (zero, one) if math.isfinite(zero) and math.isfinite(one) and zero != one else None
+
+
+def _config(value: Any) -> dict:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def task_labels(results: pd.DataFrame) -> pd.Series:
+    """Per row, its task's name, plus the options that tell configurations of one task apart.
+
+    ``tabular-real`` when a store holds one configuration of it; ``tabular-real dataset=wine`` and
+    ``tabular-real dataset=breast_cancer`` when it holds two: two configurations are two tasks, never
+    one leaderboard.
+    """
+    if results.empty:
+        return pd.Series([], index=results.index, dtype=object)
+    names = results["task"].astype(str).tolist()
+    configs = results["task_config"] if "task_config" in results else [None] * len(results)
+    parsed = [_config(value) for value in configs]
+    variants: dict[str, dict[str, dict]] = {}  # name -> config key -> config
+    for name, config in zip(names, parsed, strict=True):
+        variants.setdefault(name, {})[json.dumps(config, sort_keys=True, default=str)] = config
+    differing: dict[str, list[str]] = {}
+    for name, by_key in variants.items():
+        options = {option for config in by_key.values() for option in config}
+        differing[name] = sorted(
+            option
+            for option in options
+            if len({json.dumps(c.get(option), default=str) for c in by_key.values()}) > 1
+        )
+    labels = [
+        " ".join([name, *(f"{option}={config.get(option)}" for option in differing[name])])
+        for name, config in zip(names, parsed, strict=True)
+    ]
+    return pd.Series(labels, index=results.index, dtype=object)
+
+
+def task_metric(task_trials: pd.DataFrame) -> str:
+    """The name of the task's primary metric its trials recorded; ``score`` when none did."""
+    value = _first_value(task_trials, "metric")
+    return "score" if value is None else str(value)
+
+
+def task_direction(task_trials: pd.DataFrame) -> bool:
+    """Whether higher is better on this task (from its trials' records; True when none recorded it)."""
+    value = _first_value(task_trials, "higher_is_better")
+    return True if value is None else bool(value)
+
+
+def verdict_of_task(
+    task_trials: pd.DataFrame,
+    higher_is_better: bool | None = None,
+    *,
+    margin: Margin | float | None = None,
+    alpha: float = ALPHA,
+    looks: int = 1,
+) -> verdict.TaskVerdict:
+    """The verdict of one task from its trial rows (:func:`nnbench.verdict.task_verdict`).
+
+    The direction and the margin default to what the trials recorded (:func:`task_direction`,
+    :func:`task_margin`); pass ``margin`` to override the task's (a suite's ``margin:``).
+    """
+    direction = task_direction(task_trials) if higher_is_better is None else higher_is_better
+    return verdict.task_verdict(
+        task_samples(task_trials),
+        higher_is_better=direction,
+        margin=task_margin(task_trials) if margin is None else margin,
+        alpha=alpha,
+        looks=looks,
+    )
+
+
+def leaderboard(
+    task_trials: pd.DataFrame,
+    higher_is_better: bool,
+    *,
+    margin: Margin | float | None = None,
+    alpha: float = ALPHA,
+    looks: int = 1,
+) -> pd.DataFrame:
     """One row per architecture label of one task, best first; unscored architectures last, unranked.
 
     ``task_trials`` are result rows (``arch_label``, ``architecture``, ``status``, ``test_score`` and
     the measured columns); skipped trials (n/a pairs) are left out. Columns: ``n`` (seeds scored),
-    ``mean``/``std``/``ci_low``/``ci_high`` of ``test_score`` over trials with status ok, ``rank`` and
-    ``tied`` (:func:`rank_with_ties`), ``n_trials`` and ``n_failed`` (attempted, not ok), the median
+    ``mean``/``std`` of ``test_score`` over trials with status ok and ``ci_low``/``ci_high``, the 95%
+    t-interval of the mean (NaN with one seed), ``rank`` and ``tied`` (a rank held by several) from
+    the task's verdict (:func:`verdict_of_task`: rank 1 is the leader and every entry not decided
+    worse than it, and so on; a one-seed entry is never decided worse, so never ranked apart),
+    ``outcome`` against the leader ("leader", "worse", "equivalent", "undecided"), ``difference``
+    (leader minus entry, oriented: positive means the leader is ahead) with ``diff_low``/``diff_high``
+    (its Bonferroni interval), ``seeds_needed`` (undecided: seeds per entry that would likely decide
+    it), ``n_trials`` and ``n_failed`` (attempted, not ok), the median
     of each of :data:`MEDIAN_COLUMNS` over ok trials with ``train_s_q1``/``train_s_q3``, ``noisy_share``
     (share of ok trials flagged ``timing_noisy``), ``reference``,
     and time and cost to target (``ttt_median``, ``success_rate``, ``n_reached``, ``ctt_median``;
@@ -512,13 +501,38 @@ def leaderboard(task_trials: pd.DataFrame, higher_is_better: bool) -> pd.DataFra
     board = pd.DataFrame(rows)
     if board.empty:
         return board
-    ranks, tied = rank_with_ties(
-        board["mean"], board["ci_low"], board["ci_high"], higher_is_better=higher_is_better
-    )
-    board["rank"], board["tied"] = ranks, tied
+    task = verdict_of_task(trials, higher_is_better, margin=margin, alpha=alpha, looks=looks)
+    _add_verdict(board, task)
     board["_key"] = -board["mean"] if higher_is_better else board["mean"]
     board = board.sort_values(["rank", "_key", "arch_label"], na_position="last", kind="stable")
     return board.drop(columns="_key").reset_index(drop=True)
+
+
+def _add_verdict(board: pd.DataFrame, task: verdict.TaskVerdict) -> None:
+    """The verdict's columns on a leaderboard (in place): rank, tied, outcome, difference, seeds needed."""
+    labels = board["arch_label"].astype(str)
+    ranks = labels.map(task.ranks).astype(float)
+    counts = ranks.value_counts()
+    board["rank"] = ranks
+    board["tied"] = [bool(np.isfinite(r) and counts.get(r, 0) > 1) for r in ranks]
+    outcome, diff, low, high, needed = [], [], [], [], []
+    for label in labels:
+        comparison = task.comparison(label)
+        if comparison is None:
+            outcome.append(verdict.LEADER if label == task.leader else None)
+            diff.append(0.0 if label == task.leader else math.nan)
+            low.append(math.nan)
+            high.append(math.nan)
+            needed.append(None)
+            continue
+        d = comparison.difference
+        outcome.append(comparison.outcome)
+        diff.append(d.estimate)
+        low.append(d.low)
+        high.append(d.high)
+        needed.append(comparison.seeds_needed)
+    board["outcome"], board["difference"] = outcome, diff
+    board["diff_low"], board["diff_high"], board["seeds_needed"] = low, high, needed
 
 
 def curve_band(points: pd.DataFrame, by: str = "arch_label") -> pd.DataFrame:

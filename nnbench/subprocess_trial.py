@@ -102,6 +102,10 @@ def run_trial_subprocess(
                 stderr=stderr,
                 text=True,
                 env=env,
+                # A session of its own: Ctrl-C at the terminal reaches the runner alone, which kills
+                # the trials in flight and records none of them, rather than every trial dying of
+                # SIGINT and being stored as crashed.
+                start_new_session=True,
             )
             if running is not None:
                 running.add(proc)

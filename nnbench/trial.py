@@ -281,6 +281,10 @@ def execute_trial(
             metric=metric.name,
             higher_is_better=metric.higher_is_better,
             target=metric.target,
+            # what verdicts read from the store: the equivalence margin and the normalisation anchors
+            margin=metric.margin.value if metric.margin is not None else None,
+            margin_relative=metric.margin.relative if metric.margin is not None else None,
+            anchors=list(metric.anchors) if metric.anchors is not None else None,
             val_score=loop.best_val,
             val_final=val_points[-1] if val_points else None,
             test_score=test_metrics.get(metric.name),

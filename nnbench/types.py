@@ -187,12 +187,46 @@ def one_of(words) -> str:
 
 
 @dataclass(frozen=True)
+class Margin:
+    """A practical equivalence margin: differences smaller than this are "the same" for the metric.
+
+    ``Margin(0.01)`` is absolute, in the metric's units (accuracy: one point). ``Margin(0.1,
+    relative=True)`` is a share of the reference's mean (the leader's in a leaderboard, the baseline's
+    in a two-run comparison): for error-like metrics (MMD, FID) whose scale moves by orders of
+    magnitude. See docs/verdicts.md.
+    """
+
+    value: float
+    relative: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.value >= 0:  # also refuses NaN
+            raise ValueError(f"a margin is a number >= 0, got {self.value!r}")
+
+    def absolute(self, reference: float) -> float:
+        """The margin in the metric's units, for a reference mean ``reference``."""
+        return abs(reference) * self.value if self.relative else self.value
+
+    def __str__(self) -> str:
+        return f"{self.value:.4g} relative" if self.relative else f"{self.value:.4g}"
+
+
+@dataclass(frozen=True)
 class Metric:
-    """A task's primary metric: its name, its direction and an optional target."""
+    """A task's primary metric: its name, its direction, an optional target, and what verdicts use.
+
+    ``margin`` is the equivalence margin of comparisons (None: equivalence is never concluded);
+    ``anchors`` are the fixed ``(zero, one)`` values of the metric that normalise scores across
+    tasks: ``zero`` is chance level or an untrained or trivial model, ``one`` the task's target
+    (or, for a task without one, what its docstring says). Normalised score:
+    ``(value - zero) / (one - zero)``, higher is better whatever the metric's direction.
+    """
 
     name: str
     higher_is_better: bool
     target: float | None = None
+    margin: Margin | None = None
+    anchors: tuple[float, float] | None = None
 
     def reached(self, value: float | None) -> bool:
         """Whether ``value`` meets the target (False without a target or a value)."""

@@ -28,6 +28,7 @@ def test_version_and_help_of_each_command():
         "plugins",
         "report",
         "compare",
+        "verdict",
         "publish",
         "export",
         "check",

@@ -583,7 +583,13 @@ def test_digits_gen_held_out_digits_score_at_the_floor_and_noise_far_above(digit
         )
         one_digit = digits_gen.evaluate(Sampler(lambda n: threes.repeat(4, 1, 1, 1)[:n]), "test")
         broken = digits_gen.evaluate(Sampler(lambda n: torch.full((n, 64), float("nan"))), "test")
-    assert digits_gen.metric() == nnbench.Metric("fid", higher_is_better=False, target=None)
+    assert digits_gen.metric() == nnbench.Metric(
+        "fid",
+        higher_is_better=False,
+        target=None,
+        margin=nnbench.Margin(0.1, relative=True),
+        anchors=(2.14, 0.302),
+    )
     floor = held_out["fid_floor"]
     assert 0 < floor < 1.0
     assert held_out["fid"] == pytest.approx(floor, rel=0.1)  # real held-out digits: at the floor

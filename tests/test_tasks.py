@@ -251,7 +251,9 @@ def test_running_parity_default_sizes_and_spec():
     }
     spec = task.spec()
     assert spec.causal and spec.vocab_size == 2 and spec.output_shape == (32, 2)
-    assert task.metric() == nnbench.Metric("accuracy", higher_is_better=True, target=0.99)
+    assert task.metric() == nnbench.Metric(
+        "accuracy", higher_is_better=True, target=0.99, margin=nnbench.Margin(0.01), anchors=(0.5, 0.99)
+    )
 
 
 def test_toy2d_points_lie_on_eight_modes():
@@ -364,7 +366,13 @@ def test_toy2d_metrics_rank_real_points_far_above_a_point_mass():
         fresh = task.evaluate(Sampler(lambda n: val_points[:n]), "test")
         origin = task.evaluate(Sampler(lambda n: 0.01 * torch.randn(n, 2, generator=generator)), "test")
         one_mode = task.evaluate(Sampler(lambda n: collapsed_mode[:n]), "test")
-    assert task.metric() == nnbench.Metric("mmd", higher_is_better=False, target=None)
+    assert task.metric() == nnbench.Metric(
+        "mmd",
+        higher_is_better=False,
+        target=None,
+        margin=nnbench.Margin(0.1, relative=True),
+        anchors=(0.0568, 0.00259),
+    )
     assert exact["mmd"] < 1e-6 and exact["sliced_wasserstein"] < 1e-6
     assert fresh["mmd"] < 0.01 and fresh["sliced_wasserstein"] < 0.3  # floor: finite samples
     assert origin["mmd"] > 50 * fresh["mmd"]

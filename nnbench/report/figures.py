@@ -139,7 +139,7 @@ def quality_against(
 
     Per architecture: one small marker per trial that finished ok (left out above
     ``MAX_TRIAL_MARKERS`` trials), and a large marker at the median ``x`` and the mean score with
-    error bars (x: interquartile range; y: 95% bootstrap interval over seeds). The dashed line joins
+    error bars (x: interquartile range; y: 95% t-interval of the mean over seeds). The dashed line joins
     the architectures on the Pareto front: none of the others is both cheaper and better. The x axis
     turns logarithmic when its largest value is more than ``LOG_AXIS_RATIO`` times its smallest.
     """
@@ -525,7 +525,7 @@ def scaling(
 
     ``points`` holds one row per (``family``, ``size``) with ``x``, ``mean``, ``low``, ``high`` and
     ``n`` (see :func:`nnbench.report.scaling_section.size_points`): a line per family through its
-    sizes, each point labelled with its size and with error bars of the 95% bootstrap interval over
+    sizes, each point labelled with its size and with error bars of the 95% t-interval of the mean over
     seeds. ``fits`` maps a family to its fitted curve ``(xs, ys)``, drawn dashed; ``frontier`` (rows
     of ``points``, cheapest first) is drawn as the compute-efficient frontier.
     """

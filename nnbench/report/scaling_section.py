@@ -5,7 +5,7 @@ frontier.
 A family is an architecture at every size: its label without the ``size=...`` option (``mlp size=s``
 -> ``mlp``; ``mlp size=s (tuned)`` -> ``mlp (tuned)``, since a tuned family is a different treatment),
 so variants that differ in other options stay apart. Each point is one (family, size): the mean
-test score over seeds with its 95% bootstrap interval, at the median FLOPs or parameters of its
+test score over seeds with its 95% t-interval, at the median FLOPs or parameters of its
 trials. Tuning trials never count (:func:`nnbench.report.tuning_section.competing`). The numbers
 come from :func:`nnbench.stats.power_law_fit` and :func:`nnbench.stats.compute_frontier`.
 """
@@ -70,7 +70,7 @@ def size_points(trials: pd.DataFrame, x: str) -> pd.DataFrame:
     """One row per (family, size) of the sized trials that finished ok with a score and a positive ``x``.
 
     Columns: ``family``, ``size``, ``x`` (the median of column ``x`` over its trials), ``mean``,
-    ``low``, ``high`` (95% bootstrap interval over seeds, NaN with one seed) and ``n`` (seeds).
+    ``low``, ``high`` (95% t-interval of the mean over seeds, NaN with one seed) and ``n`` (seeds).
     """
     columns = ["family", "size", "x", "mean", "low", "high", "n"]
     rows = sized(trials)

@@ -262,6 +262,10 @@ def _trial(
         "metric": task["metric"],
         "higher_is_better": task["higher_is_better"],
         "target": task["target"],
+        # the equivalence margin and the normalisation anchors, as trial.py records them
+        "margin": 0.01 if task["higher_is_better"] else 0.1,
+        "margin_relative": not task["higher_is_better"],
+        "anchors": [0.1, task["target"] or 1.0] if task["higher_is_better"] else [0.5, 0.0],
         "reference": arch["reference"],
         "status": "ok",
         "error": None,

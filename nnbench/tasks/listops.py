@@ -19,7 +19,7 @@ from nnbench.hookspecs import hookimpl
 from nnbench.tasks.classification import ClassificationTask
 from nnbench.tasks.splits import GENERATED_TEST_STREAM, draw_excluding, row_keys
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, TaskSpec
+from nnbench.types import Margin, Metric, TaskSpec
 
 PAD = 0  # fills every sequence after its closing bracket
 DIGIT_TOKENS = range(1, 11)  # digit d is token d + 1
@@ -119,8 +119,11 @@ class ListOps(ClassificationTask):
         )
 
     def metric(self) -> Metric:
-        """Test accuracy, no target (the reference of LRA is far below solving it)."""
-        return Metric("accuracy", higher_is_better=True, target=None)
+        """Test accuracy, no target (the reference of LRA is far below solving it); equivalence within 1
+        point; anchors: chance (10 values) -> 0, a perfect score (accuracy 1) -> 1."""
+        return Metric(
+            "accuracy", higher_is_better=True, target=None, margin=Margin(0.01), anchors=(1 / 10, 1.0)
+        )
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Tokens long ``(N, T)``, each expression followed by padding; values long ``(N,)``.

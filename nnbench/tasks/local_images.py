@@ -19,7 +19,7 @@ from nnbench.tasks import loaders
 from nnbench.tasks.classification import ClassificationTask
 from nnbench.tasks.splits import row_keys
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, TaskSpec
+from nnbench.types import Margin, Metric, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
@@ -100,8 +100,11 @@ class MNIST(ClassificationTask):
         )
 
     def metric(self) -> Metric:
-        """Test accuracy, target 98%."""
-        return Metric("accuracy", higher_is_better=True, target=0.98)
+        """Test accuracy, target 98%; equivalence within 1 point; anchors: chance (10 classes) -> 0,
+        the target -> 1."""
+        return Metric(
+            "accuracy", higher_is_better=True, target=0.98, margin=Margin(0.01), anchors=(1 / 10, 0.98)
+        )
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Float32 ``(N, 1, 28, 28)`` pixels / 255 and long labels; val carved from train by ``seed``."""
@@ -125,8 +128,11 @@ class FashionMNIST(MNIST):
     )
 
     def metric(self) -> Metric:
-        """Test accuracy, target 90%."""
-        return Metric("accuracy", higher_is_better=True, target=0.9)
+        """Test accuracy, target 90%; equivalence within 1 point; anchors: chance (10 classes) -> 0,
+        the target -> 1."""
+        return Metric(
+            "accuracy", higher_is_better=True, target=0.9, margin=Margin(0.01), anchors=(1 / 10, 0.9)
+        )
 
 
 class CIFAR10(ClassificationTask):
@@ -159,8 +165,11 @@ class CIFAR10(ClassificationTask):
         )
 
     def metric(self) -> Metric:
-        """Test accuracy, target 80%."""
-        return Metric("accuracy", higher_is_better=True, target=0.8)
+        """Test accuracy, target 80%; equivalence within 1 point; anchors: chance (10 classes) -> 0,
+        the target -> 1."""
+        return Metric(
+            "accuracy", higher_is_better=True, target=0.8, margin=Margin(0.01), anchors=(1 / 10, 0.8)
+        )
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Float32 ``(N, 3, 32, 32)`` pixels / 255 and long labels; val carved from train by ``seed``."""

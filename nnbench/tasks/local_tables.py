@@ -22,7 +22,7 @@ from nnbench.tasks import loaders, metrics
 from nnbench.tasks.classification import ClassificationTask
 from nnbench.tasks.splits import split_indices
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, TaskSpec
+from nnbench.types import Margin, Metric, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
@@ -132,10 +132,18 @@ class CSVTable(ClassificationTask):
 
     def metric(self) -> Metric:
         """Test accuracy for classification; root-mean-square error (target units, lower is better) for
-        regression. No target: the table is unknown."""
+        regression. No target: the table is unknown.
+
+        Accuracy: equivalence within 1 point; anchors: chance (1 / the table's classes) -> 0, a perfect
+        score (accuracy 1) -> 1. RMSE: equivalence within 5% of the reference's RMSE; no anchors (the
+        table's scale is unknown), so a regression table is left out of scores across tasks.
+        """
         if self.config.task_kind == "regression":
-            return Metric("rmse", higher_is_better=False, target=None)
-        return Metric("accuracy", higher_is_better=True, target=None)
+            return Metric("rmse", higher_is_better=False, target=None, margin=Margin(0.05, relative=True))
+        classes = self.spec().num_classes or 2
+        return Metric(
+            "accuracy", higher_is_better=True, target=None, margin=Margin(0.01), anchors=(1 / classes, 1.0)
+        )
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Float32 features ``(N, F)`` standardized with the non-test rows' statistics (missing values: 0,

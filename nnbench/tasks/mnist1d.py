@@ -21,7 +21,7 @@ from nnbench.errors import DataError
 from nnbench.hookspecs import hookimpl
 from nnbench.tasks.classification import ClassificationTask
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, TaskSpec
+from nnbench.types import Margin, Metric, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
@@ -183,8 +183,11 @@ class MNIST1D(ClassificationTask):
         )
 
     def metric(self) -> Metric:
-        """Test accuracy, target 90%."""
-        return Metric("accuracy", higher_is_better=True, target=0.9)
+        """Test accuracy, target 90%; equivalence within 1 point; anchors: chance (10 classes) -> 0,
+        the target -> 1."""
+        return Metric(
+            "accuracy", higher_is_better=True, target=0.9, margin=Margin(0.01), anchors=(1 / 10, 0.9)
+        )
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Float32 ``(N, 40, 1)`` and long labels: 3500 train and 500 val (from the package's 4000 train
@@ -222,8 +225,11 @@ class MNIST1DShuffled(MNIST1D):
     shuffle_positions = True
 
     def metric(self) -> Metric:
-        """Test accuracy, no target (the control is not meant to be solved)."""
-        return Metric("accuracy", higher_is_better=True, target=None)
+        """Test accuracy, no target (the control is not meant to be solved); equivalence within 1 point;
+        anchors: chance (10 classes) -> 0, mnist1d's target (90%) -> 1, so the two read on one scale."""
+        return Metric(
+            "accuracy", higher_is_better=True, target=None, margin=Margin(0.01), anchors=(1 / 10, 0.9)
+        )
 
 
 @hookimpl

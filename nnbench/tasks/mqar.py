@@ -19,7 +19,7 @@ from nnbench.tasks import metrics
 from nnbench.tasks.classification import ClassificationTask
 from nnbench.tasks.splits import GENERATED_TEST_STREAM, draw_excluding, row_keys
 from nnbench.types import Config as BaseConfig
-from nnbench.types import Metric, TaskSpec
+from nnbench.types import Margin, Metric, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
@@ -113,8 +113,12 @@ class MQAR(ClassificationTask):
         )
 
     def metric(self) -> Metric:
-        """Accuracy over the query positions of the test split, target 99%."""
-        return Metric("accuracy", higher_is_better=True, target=0.99)
+        """Accuracy over the query positions of the test split, target 99%; equivalence within 1 point;
+        anchors: chance among the values (1 / (vocab_size - vocab_size // 2)) -> 0, the target -> 1."""
+        values = self.config.vocab_size - self.config.vocab_size // 2
+        return Metric(
+            "accuracy", higher_is_better=True, target=0.99, margin=Margin(0.01), anchors=(1 / values, 0.99)
+        )
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Tokens long ``(N, T)``; targets long ``(N, T)``, ``-100`` except at the query positions.

@@ -1,0 +1,312 @@
+"""Scores across tasks: fixed anchors, IQM and mean with stratified-bootstrap intervals, probability
+of improvement, performance profiles with bands, and first places.
+
+After Agarwal et al. (2021), "Deep Reinforcement Learning at the Edge of the Statistical Precipice"
+(their ``rliable`` library is not a dependency; this module implements the paper's definitions):
+
+- a run's score on a task is **normalised with the task's fixed anchors** (:func:`normalize`):
+  ``(score - zero) / (one - zero)``, where ``zero`` is chance level or a trivial model and ``one`` the
+  task's target (see each task's ``metric()``); never against whoever else is in the suite, so adding
+  an entry moves no one else's score. 1 means "reached the target", above 1 beyond it, below 0 worse
+  than chance;
+- **tasks are strata and seeds the random draws**: intervals come from the stratified bootstrap,
+  which resamples each task's runs with replacement and keeps the tasks fixed, and read the 2.5th and
+  97.5th percentiles (the paper's percentile intervals) of ``BOOTSTRAP_RESAMPLES`` seeded resamples;
+- every task weighs the same whatever its number of seeds (adaptive seeds give tasks different
+  counts): a run on a task with ``N`` seeds among ``M`` tasks weighs ``1 / (M N)``.
+
+Inputs are plain mappings ``{task: [normalised score of each run]}`` for one entry, so the caller
+decides which tasks count: comparisons of two entries use only the tasks both competed on
+(:func:`common_tasks`). Everything here is a pure function of numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nnbench import verdict
+
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+CONFIDENCE = 0.95
+
+Runs = Mapping[str, Sequence[float]]  # task -> one entry's normalised scores, one per run (seed)
+
+
+def normalize(values: Iterable[float] | float, anchors: tuple[float, float]) -> np.ndarray:
+    """``(value - zero) / (one - zero)`` with the task's fixed anchors ``(zero, one)``.
+
+    Works for both directions: for a lower-is-better metric ``zero`` is the larger value, so a
+    better (lower) score still maps higher.
+    """
+    zero, one = float(anchors[0]), float(anchors[1])
+    if not (math.isfinite(zero) and math.isfinite(one)) or zero == one:
+        raise ValueError(f"anchors must be two different finite numbers, got {anchors!r}")
+    return (np.asarray(values, dtype=float) - zero) / (one - zero)
+
+
+def _clean(runs: Runs) -> dict[str, np.ndarray]:
+    out = {}
+    for task, values in runs.items():
+        array = np.asarray(list(values), dtype=float)
+        array = array[np.isfinite(array)]
+        if len(array):
+            out[str(task)] = array
+    return out
+
+
+def common_tasks(*entries: Runs) -> list[str]:
+    """The tasks on which every one of ``entries`` has at least one finite score, sorted."""
+    sets = [set(_clean(runs)) for runs in entries]
+    return sorted(set.intersection(*sets)) if sets else []
+
+
+def restrict(runs: Runs, tasks: Iterable[str]) -> dict[str, Sequence[float]]:
+    """``runs`` on ``tasks`` only."""
+    keep = set(tasks)
+    return {task: values for task, values in runs.items() if task in keep}
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics of weighted runs
+
+
+def weighted_iqm(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Interquartile mean along the last axis: the mean of the middle half of the weight.
+
+    Values are sorted; each keeps the part of its weight that lies between the 25% and the 75% of the
+    total, and the IQM is the kept-weight mean. With equal weights and a count divisible by 4 this is
+    the usual 25% trimmed mean (``scipy.stats.trim_mean(x, 0.25)``); otherwise the boundary values
+    count in part instead of being dropped whole. ``values`` is ``(..., n)``, ``weights`` ``(n,)``.
+    """
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(values, axis=-1, kind="stable")
+    sorted_values = np.take_along_axis(values, order, axis=-1)
+    w = np.broadcast_to(np.asarray(weights, dtype=float), values.shape)
+    w = np.take_along_axis(w, order, axis=-1)
+    w = w / w.sum(axis=-1, keepdims=True)
+    upper = np.cumsum(w, axis=-1)
+    lower = upper - w
+    kept = np.clip(np.minimum(upper, 0.75) - np.maximum(lower, 0.25), 0.0, None)
+    return (sorted_values * kept).sum(axis=-1) / kept.sum(axis=-1)
+
+
+def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted mean along the last axis."""
+    w = np.asarray(weights, dtype=float)
+    return (np.asarray(values, dtype=float) * w).sum(axis=-1) / w.sum()
+
+
+STATISTICS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "iqm": weighted_iqm,
+    "mean": weighted_mean,
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A statistic across tasks with its stratified-bootstrap interval, over ``tasks`` and ``runs``."""
+
+    value: float
+    low: float
+    high: float
+    tasks: int
+    runs: int
+
+    def as_dict(self, digits: int = 4) -> dict:
+        """Plain data for JSON."""
+        return {
+            "value": _round(self.value, digits),
+            "interval": [_round(self.low, digits), _round(self.high, digits)],
+            "tasks": self.tasks,
+            "runs": self.runs,
+        }
+
+
+def _percentiles(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    tail = (1.0 - confidence) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail], axis=0)
+    return low, high
+
+
+def _pooled(runs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """All runs in one array and each one's weight ``1 / (tasks * runs of its task)``."""
+    tasks = sorted(runs)
+    values = np.concatenate([runs[t] for t in tasks])
+    weights = np.concatenate([np.full(len(runs[t]), 1.0 / (len(tasks) * len(runs[t]))) for t in tasks])
+    return values, weights
+
+
+def _resampled(runs: dict[str, np.ndarray], resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """``(resamples, total runs)``: each task's runs drawn with replacement, tasks kept (stratified)."""
+    blocks = []
+    for task in sorted(runs):
+        values = runs[task]
+        blocks.append(values[rng.integers(0, len(values), size=(resamples, len(values)))])
+    return np.concatenate(blocks, axis=1)
+
+
+def aggregate(
+    runs: Runs,
+    statistic: str = "iqm",
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    confidence: float = CONFIDENCE,
+) -> Estimate:
+    """The IQM (``statistic="iqm"``) or mean (``"mean"``) of one entry's normalised runs across tasks,
+    with a stratified-bootstrap percentile interval. NaNs when there are no runs."""
+    clean = _clean(runs)
+    if not clean:
+        return Estimate(math.nan, math.nan, math.nan, 0, 0)
+    function = STATISTICS[statistic]
+    values, weights = _pooled(clean)
+    point = float(function(values, weights))
+    boot = function(_resampled(clean, resamples, np.random.default_rng(seed)), weights)
+    low, high = _percentiles(boot, confidence)
+    return Estimate(point, float(low), float(high), len(clean), len(values))
+
+
+def aggregates(runs: Runs, **options) -> dict[str, Estimate]:
+    """``{"iqm": ..., "mean": ...}`` of one entry's runs (see :func:`aggregate`)."""
+    return {name: aggregate(runs, name, **options) for name in STATISTICS}
+
+
+# ---------------------------------------------------------------------------------------------
+# two entries: the probability of improvement
+
+
+def _improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """P(X > Y) + P(X = Y) / 2 over every pair of runs; ``x`` ``(..., n)``, ``y`` ``(..., m)``."""
+    gt = (x[..., :, None] > y[..., None, :]).mean(axis=(-2, -1))
+    eq = (x[..., :, None] == y[..., None, :]).mean(axis=(-2, -1))
+    return gt + 0.5 * eq
+
+
+def probability_of_improvement(
+    x: Runs,
+    y: Runs,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    confidence: float = CONFIDENCE,
+) -> Estimate:
+    """P(X > Y): the chance that a run of X beats a run of Y on a task drawn at random, with its interval.
+
+    Over the tasks both competed on only: per task the Mann-Whitney statistic
+    ``P(x > y) + P(x = y) / 2`` over every pair of their runs, then the mean over tasks (Agarwal et
+    al., 2021). Scores need not be normalised (only their order on each task counts). The interval
+    resamples X's runs and Y's runs independently within each task (stratified bootstrap). 0.5 means
+    no tendency either way; NaNs when they share no task.
+    """
+    cx, cy = _clean(x), _clean(y)
+    tasks = sorted(set(cx) & set(cy))
+    if not tasks:
+        return Estimate(math.nan, math.nan, math.nan, 0, 0)
+    rng = np.random.default_rng(seed)
+    point = float(np.mean([_improvement(cx[t], cy[t]) for t in tasks]))
+    boot = np.zeros(resamples)
+    for task in tasks:
+        xs = cx[task][rng.integers(0, len(cx[task]), size=(resamples, len(cx[task])))]
+        ys = cy[task][rng.integers(0, len(cy[task]), size=(resamples, len(cy[task])))]
+        boot += _improvement(xs, ys)
+    boot /= len(tasks)
+    low, high = _percentiles(boot, confidence)
+    runs = sum(len(cx[t]) + len(cy[t]) for t in tasks)
+    return Estimate(point, float(low), float(high), len(tasks), runs)
+
+
+# ---------------------------------------------------------------------------------------------
+# performance profiles (score distributions)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A performance profile: at each threshold ``tau``, the share of runs scoring above it, with a band."""
+
+    taus: np.ndarray
+    share: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    tasks: int
+    runs: int
+
+
+def default_taus(*entries: Runs, points: int = 101) -> np.ndarray:
+    """Thresholds from min(0, lowest score) to max(1, highest score): the whole range of the runs."""
+    values = [v for runs in entries for array in _clean(runs).values() for v in array]
+    low = min([0.0, *values])
+    high = max([1.0, *values])
+    return np.linspace(low, high, points)
+
+
+def performance_profile(
+    runs: Runs,
+    taus: Sequence[float] | None = None,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    confidence: float = CONFIDENCE,
+) -> Profile:
+    """The run-score distribution of Agarwal et al. (2021): ``F(tau)`` is the share of runs whose
+    normalised score exceeds ``tau``, each task weighing the same, with pointwise stratified-bootstrap
+    percentile bands. A curve above another everywhere is better everywhere (stochastic dominance)."""
+    clean = _clean(runs)
+    taus = np.asarray(default_taus(runs) if taus is None else taus, dtype=float)
+    if not clean:
+        nan = np.full(len(taus), np.nan)
+        return Profile(taus, nan, nan, nan, 0, 0)
+    values, weights = _pooled(clean)
+    share = ((values[None, :] > taus[:, None]) * weights).sum(axis=1)
+    boot = _resampled(clean, resamples, np.random.default_rng(seed))  # (R, n)
+    boot_share = ((boot[:, None, :] > taus[None, :, None]) * weights).sum(axis=2)  # (R, taus)
+    low, high = _percentiles(boot_share, confidence)
+    return Profile(taus, share, low, high, len(clean), len(values))
+
+
+# ---------------------------------------------------------------------------------------------
+# first places
+
+
+@dataclass(frozen=True)
+class Places:
+    """One entry's places over tasks; only tasks where it competed against at least one rival count.
+
+    ``competed``: tasks where the entry and at least one other entry were scored. ``first``: of
+    those, tasks where it holds rank 1 (the leader, or not decided worse than the leader: a shared
+    first place). ``sole``: tasks where it is the leader and every rival is decided worse.
+    """
+
+    competed: int = 0
+    first: int = 0
+    sole: int = 0
+
+
+def first_places(verdicts: Mapping[str, verdict.TaskVerdict]) -> dict[str, Places]:
+    """Per entry label, its :class:`Places` over the tasks' verdicts.
+
+    A task counts for an entry only when the entry was scored on it (at least one seed finished ok)
+    and at least one other entry was too; a task an entry had to itself, or did not run (n/a),
+    gives it nothing. Entries scored on no contested task are absent.
+    """
+    places: dict[str, dict[str, int]] = {}
+    for task in verdicts.values():
+        if len(task.ranks) < 2:
+            continue
+        sole_leader = task.leader if all(c.outcome == verdict.WORSE for c in task.comparisons) else None
+        for entry, rank in task.ranks.items():
+            counts = places.setdefault(entry, {"competed": 0, "first": 0, "sole": 0})
+            counts["competed"] += 1
+            counts["first"] += rank == 1
+            counts["sole"] += entry == sole_leader
+    return {entry: Places(**counts) for entry, counts in sorted(places.items())}
+
+
+def _round(value: float, digits: int) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.{digits}g}")
