@@ -137,6 +137,8 @@ class SuiteModel(Config):
     architectures: list[str | dict[str, Any]] = Field(min_length=1)
     cost: CostModel = Field(default_factory=CostModel)
     tune: TuneModel | None = None  # tune every architecture on every task (a task entry may override)
+    # After training, each sequence trial times inference at these lengths (nnbench/context_probe.py).
+    inference_lengths: list[pydantic.PositiveInt] = Field(default_factory=list)
 
 
 @dataclass
@@ -429,6 +431,7 @@ def expand(suite: Suite, device: str, workers: int | None = None, threads: int |
         "threads": threads,
         "price_per_hour_usd": price,
         "plugin_files": tuple(suite.plugin_files),
+        "inference_lengths": tuple(model.inference_lengths),
     }
     unavailable: list[str] = []
     tasks = _expand_tasks(suite, unavailable)
@@ -474,6 +477,8 @@ def expand(suite: Suite, device: str, workers: int | None = None, threads: int |
                         size is not None
                     ):  # only when asked for, so ids of suites without sizes stay as they were
                         identity["size"] = size
+                    if model.inference_lengths:  # likewise: ids of suites without probes stay as they were
+                        identity["inference_lengths"] = list(model.inference_lengths)
                     spec = TrialSpec(
                         trial_id=trial_id(identity),
                         architecture=name,

@@ -98,6 +98,7 @@ class TrialSpec:
     tuned_from: str | None = None  # final: the id of the study whose best configuration it re-runs
     tune_trials: int | None = None  # tune and final: tuning trials the study has (the same for every pair)
     tune_sampler: str | None = None  # tune and final: tpe | random | qmc
+    inference_lengths: tuple[int, ...] = ()  # sequence tasks: lengths to time inference at after training
 
 
 @dataclass
