@@ -111,7 +111,7 @@ def probe_lengths(architecture, config, task_spec, model, lengths, device: str, 
         entry["seconds_per_call"] = seconds
         entry["tokens_per_s"] = PROBE_BATCH * length / seconds if seconds > 0 else None
         if seconds > PROBE_GIVE_UP_S:
-            give_up = f"skipped: length {length} took {seconds:.1f} s a call"
+            give_up = f"skipped: length {length} took {seconds:.3g} s a call"
     return results
 
 
