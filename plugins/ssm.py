@@ -149,7 +149,7 @@ class SSM(nnbench.Architecture):
         d_state: int = 8  # states per channel (N); the recurrent state is expand * d_model * d_state
         expand: int = 1  # inner channels as a multiple of d_model (Mamba uses 2; 1 halves a CPU step)
         d_conv: int = 4  # width of the short causal convolution
-        chunk: int = 16  # positions solved in parallel by the prefix scan; chunks run in sequence
+        chunk: int = 8  # positions solved in parallel by the prefix scan; chunks run in sequence
         mlp_ratio: int = 0  # an MLP after each mixer, as a multiple of d_model (0: none, as in Mamba)
         pool: Literal["mean", "last"] = "mean"  # whole-sequence tasks: mean over positions or the last
 

@@ -248,3 +248,28 @@ def test_a_fixed_batch_is_learned(name):
         loss.backward()
         optimizer.step()
     assert PARITY.loss(model(x), y).item() < 0.95 * first
+
+
+@pytest.mark.slow
+def test_every_sequence_task_trains_through_the_runner(tmp_path):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: mixers\nseeds: [0]\nthreads: 1\nbudget: {steps: 6}\n"
+        "training: {batch_size: 32, eval_every: 3, warmup_steps: 1}\nexecutor: {kind: inline}\n"
+        "tasks:\n"
+        "  - {name: running-parity, seq_len: 16, n_train: 128, n_val: 64, n_test: 64}\n"
+        "  - {name: mqar, seq_len: 32, vocab_size: 32, num_kv_pairs: 4, min_kv_pairs: 2, n_train: 128, n_val: 64, n_test: 64}\n"
+        "  - mnist1d\n  - mnist1d-shuffled\n"
+        "  - {name: listops, seq_len: 48, max_depth: 2, n_train: 128, n_val: 64, n_test: 64}\n"
+        "architectures: [{name: ssm, size: xs}, {name: linear-attention, size: xs}, {name: hyena, size: xs}]\n"
+    )
+    outcome = nnbench.run_suite(suite, db=tmp_path / "r.db", quiet=True)
+    records = outcome.records
+    assert len(records) == 15 and {r["status"] for r in records} == {"ok"}, [r["error"] for r in records]
+    for record in records:
+        assert 0.0 <= record["test_score"] <= 1.0 and record["steps"] == 6
+        assert record["model_width"] == 32 and record["state_bytes"] > 0
+        if record["task"] == "running-parity":
+            assert "accuracy" in record["extra_metrics"]["test_4x"]  # reads 4x longer strings
+        if record["task"] == "mqar":
+            assert {"accuracy_kv2", "accuracy_kv4"} <= set(record["test_metrics"])

@@ -14,6 +14,7 @@ trials never count (:func:`nnbench.report.tuning_section.competing`).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -65,8 +66,16 @@ def recall_trials(trials: pd.DataFrame, metric: str) -> pd.DataFrame:
 def family_label(
     label: Any, width_option: Any, arch_config: Any, size: Any, architecture: Any, stage: Any
 ) -> str:
-    """The family of one row: its label without ``<width_option>=<value>`` and ``size=<size>``."""
+    """The family of one row: its label without ``<width_option>=<value>`` and ``size=<size>``.
+
+    ``arch_config`` is the trial's options, a dict or (as the store holds it) JSON text.
+    """
     text = str(label) if isinstance(label, str) else str(architecture)
+    if isinstance(arch_config, str):
+        try:
+            arch_config = json.loads(arch_config)
+        except ValueError:
+            arch_config = None
     if isinstance(width_option, str) and isinstance(arch_config, Mapping) and width_option in arch_config:
         text = text.replace(f" {width_option}={arch_config[width_option]}", "", 1)
     if isinstance(size, str) and size:
