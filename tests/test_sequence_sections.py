@@ -192,7 +192,7 @@ def test_fitted_exponents_at_the_long_end():
     assert fits[("transformer", "state per sequence")] == pytest.approx(1.0)
     assert fits[("transformer", "training step time")] == pytest.approx(2.0, abs=0.1)
     assert fits[("ssm", "training step time")] == pytest.approx(1.0, abs=0.1)
-    notes = {r["note"] for r in section["fits"]}
+    notes = {r["note"].split(" (")[0] for r in section["fits"]}
     assert notes == {"fitted on the 3 longest of 4 lengths"}
     assert [f["what"] for f in section["figures"]] == [
         "training step time",
@@ -207,15 +207,19 @@ def test_fitted_exponents_at_the_long_end():
     assert 'id="context-2"' in html and "exponent b" in html and html.count('class="figure"') == 4
 
 
-def test_the_fit_of_known_power_laws_matches_stats():
-    points = context_section.measure_points(context_section.probe_rows(context_frame()), "seconds_per_call")
+def test_the_fit_goes_through_every_trial_at_the_long_end():
+    rows = context_section.probe_rows(context_frame())
+    points = context_section.measure_points(rows, "seconds_per_call")
     attention = points[points["family"] == "transformer"]
     assert list(attention["x"]) == list(PROBES) and set(attention["n"]) == {8}  # 4 lengths x 2 seeds
-    used = context_section.long_end(attention)
-    assert list(used["x"]) == list(PROBES[1:])
-    fit, note = context_section.family_fit(attention)
-    direct = context_section.stats.power_law_fit(used["x"], used["mean"])
-    assert fit.exponent == direct.exponent and fit.low < fit.exponent < fit.high
+    observed = context_section.observations(rows, "seconds_per_call")
+    observed = observed[observed["family"] == "transformer"]
+    used = context_section.long_end(observed)
+    assert sorted(set(used["length"])) == list(PROBES[1:]) and len(used) == 3 * 8
+    fit, note = context_section.family_fit(observed)
+    direct = context_section.stats.power_law_fit(used["length"], used["value"])
+    assert fit.exponent == direct.exponent and fit.n == 24 and fit.low < fit.exponent < fit.high
+    assert note == "fitted on the 3 longest of 4 lengths (24 values)"
 
 
 def test_no_section_without_several_lengths_or_probes_and_no_fit_below_three():
@@ -224,7 +228,7 @@ def test_no_section_without_several_lengths_or_probes_and_no_fit_below_three():
         None,
         {},
     )
-    two = pd.DataFrame({"family": ["a", "a"], "size": ["1", "2"], "x": [1.0, 2.0], "mean": [1.0, 2.0]})
+    two = pd.DataFrame({"family": ["a"] * 4, "length": [1.0, 2.0, 2.0, 1.0], "value": [1.0, 2.0, 2.1, 1.1]})
     assert context_section.family_fit(two) == (None, "no fit: 2 length(s) with a value, 3 needed")
 
 

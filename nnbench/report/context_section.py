@@ -10,8 +10,9 @@ Four measures, each a line per family (the trial's label, as in the leaderboards
   ``inference_lengths``; see :mod:`nnbench.context_probe`), pooled over every trial of the family.
 
 Each point is the mean over the trials at that length (95% bootstrap interval). Per family and measure,
-``log(y) = a + b log(length)`` is fitted by :func:`nnbench.stats.power_law_fit` on the longest half of
-its lengths (at least :data:`MIN_FIT_LENGTHS`), since fixed per-call costs flatten the short end. The
+``log(y) = a + b log(length)`` is fitted by :func:`nnbench.stats.power_law_fit` through every trial's
+value at the longest half of its lengths (at least :data:`MIN_FIT_LENGTHS`), since fixed per-call
+costs flatten the short end. The
 time of a sequence grows as length^b: attention should come out near 2 (every token reads every
 other), recurrent, state-space and linear-attention models near 1, and FFT convolutions a little above
 1. Tuning trials never count.
@@ -102,23 +103,35 @@ def measure_points(rows: pd.DataFrame, key: str) -> pd.DataFrame:
     return pd.DataFrame(out, columns=columns)
 
 
-def long_end(points: pd.DataFrame) -> pd.DataFrame:
-    """The points a family's fit uses: its longest half of lengths, at least :data:`MIN_FIT_LENGTHS`."""
-    points = points.sort_values("x")
-    keep = max(MIN_FIT_LENGTHS, math.ceil(len(points) / 2))
-    return points.iloc[-keep:]
+def observations(rows: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Every positive ``key`` value with its ``family`` and ``length``: the rows a fit uses."""
+    values, lengths = _numeric(rows, key), _numeric(rows, "length")
+    keep = np.isfinite(values) & (values > 0) & (lengths > 0)
+    return pd.DataFrame({"family": rows["family"][keep], "length": lengths[keep], "value": values[keep]})
 
 
-def family_fit(points: pd.DataFrame) -> tuple[stats.PowerLawFit | None, str]:
-    """The power law of one family's points at the long end, or None and why not."""
-    if len(points) < MIN_FIT_LENGTHS:
-        return None, f"no fit: {len(points)} length(s) with a value, {MIN_FIT_LENGTHS} needed"
-    used = long_end(points)
+def long_end(observed: pd.DataFrame) -> pd.DataFrame:
+    """The observations at a family's longest half of lengths, at least :data:`MIN_FIT_LENGTHS` lengths."""
+    lengths = sorted(set(observed["length"]))
+    keep = lengths[-max(MIN_FIT_LENGTHS, math.ceil(len(lengths) / 2)) :]
+    return observed[observed["length"].isin(keep)]
+
+
+def family_fit(observed: pd.DataFrame) -> tuple[stats.PowerLawFit | None, str]:
+    """The power law through every observation of one family at its long end, or None and why not.
+
+    Each trial's value at a length is one observation (not the mean over trials), so replicates give
+    the exponent's interval degrees of freedom: 3 lengths of 4 trials each have 10, not 1.
+    """
+    lengths = observed["length"].nunique()
+    if lengths < MIN_FIT_LENGTHS:
+        return None, f"no fit: {lengths} length(s) with a value, {MIN_FIT_LENGTHS} needed"
+    used = long_end(observed)
     try:
-        fit = stats.power_law_fit(used["x"].to_numpy(dtype=float), used["mean"].to_numpy(dtype=float))
+        fit = stats.power_law_fit(used["length"].to_numpy(dtype=float), used["value"].to_numpy(dtype=float))
     except ValueError as exc:
         return None, f"no fit: {exc}"
-    return fit, f"fitted on the {len(used)} longest of {len(points)} lengths"
+    return fit, f"fitted on the {used['length'].nunique()} longest of {lengths} lengths ({len(used)} values)"
 
 
 def fit_curve(fit: stats.PowerLawFit) -> tuple[list[float], list[float]]:
@@ -166,10 +179,11 @@ def task_context(
     section: dict[str, Any] = {"task": name, "anchor": f"context-{index}", "figures": [], "fits": []}
     plots: dict[str, Any] = {}
     for key, what, axis, source in MEASURES:
-        points = measure_points(training if source == "trial" else probes, key)
+        rows = training if source == "trial" else probes
+        points, observed = measure_points(rows, key), observations(rows, key)
         curves = {}
         for family, group in points.groupby("family", sort=True):
-            fit, note = family_fit(group)
+            fit, note = family_fit(observed[observed["family"] == family])
             row = {
                 "family": family,
                 "measure": what,
@@ -181,7 +195,7 @@ def task_context(
             }
             if fit is not None:
                 curves[family] = fit_curve(fit)
-                row |= {"exponent": f.num(fit.exponent, 3), "interval": _interval(fit)}
+                row |= {"exponent": f.num(_rounded(fit.exponent), 3), "interval": _interval(fit)}
             section["fits"].append(row)
         if key not in FIGURES:
             continue
@@ -200,7 +214,12 @@ def task_context(
     return section, plots
 
 
+def _rounded(value: float) -> float:
+    """An exponent as the table shows it: 1e-30 from a constant's fit is 0."""
+    return round(value, 9) + 0.0  # + 0.0: no "-0"
+
+
 def _interval(fit: stats.PowerLawFit) -> str:
     if not (math.isfinite(fit.low) and math.isfinite(fit.high)):
         return f.BLANK
-    return f"[{f.num(fit.low, 3)}, {f.num(fit.high, 3)}]"
+    return f"[{f.num(_rounded(fit.low), 3)}, {f.num(_rounded(fit.high), 3)}]"
