@@ -19,7 +19,9 @@ sequence one position at a time (:meth:`HyenaOperator.step`) needs the whole his
 convolution's input: the state grows with the length (``(order - 1) x d_model x T`` numbers per block,
 like a Transformer's KV cache) and each step costs O(T). That is Hyena's price for its long filters.
 
-Cost of the defaults (d_model 64, order 2, 2 blocks with an MLP of 2x): about 60k parameters on mqar.
+Cost of the defaults (d_model 64, order 2, 2 blocks with an MLP of 2x): 96k parameters on mqar (64
+tokens); a training step of 64 sequences took 0.05-0.14 s on one core of a loaded 2-core CPU, about
+1.4x the default Transformer's measured alongside.
 """
 
 from __future__ import annotations

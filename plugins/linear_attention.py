@@ -19,8 +19,9 @@ Attention Transformers with Hardware-Efficient Training"): within a chunk the ke
 of ``s = q·k / sqrt(f)`` is applied as masked attention (the feature map is never built there), and
 the state ``S, z`` carries earlier chunks. :meth:`TaylorLinearAttention.step` is the recurrence itself.
 
-Cost of the defaults (d_model 64, 1 head, f 16, 2 blocks with an MLP of 2x): about 60k parameters on
-mqar.
+Cost of the defaults (d_model 64, 1 head, f 16, 2 blocks with an MLP of 2x): 63k parameters on mqar
+(64 tokens); a training step of 64 sequences took 0.10-0.19 s on one core of a loaded 2-core CPU, about
+2x the default Transformer's measured alongside.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ is ``expand * d_model * d_state`` numbers and ``d_conv - 1`` inputs of the convo
 the length, and the cost of a sequence is linear in its length. No fused kernel is used (the official
 ``mamba_ssm`` kernel needs CUDA); the recurrence is written as in ``selective_scan_ref``.
 
-Cost of the defaults (d_model 64, expand 1, d_state 8, 2 blocks): about 30k parameters on mqar.
+Cost of the defaults (d_model 64, expand 1, d_state 8, 2 blocks): 38k parameters on mqar (64 tokens);
+a training step of 64 sequences took 0.23-0.53 s on one core of a loaded 2-core CPU, about 5x the
+default Transformer's measured alongside (the scan's B x T x E x N states dominate).
 """
 
 from __future__ import annotations
