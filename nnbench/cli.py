@@ -104,6 +104,7 @@ def run(suite, db, plugin_files, executor, workers, device, address, dry_run, qu
     Exit status: 0 when every trial is ok, diverged or n/a; 1 when a trial failed
     (error, timeout, oom, crashed) or a plugin it needs did not load; 2 for bad input; 130 on Ctrl-C.
     """
+    from nnbench.run_messages import end_lines, start_line
     from nnbench.runner import run_suite
 
     summary = run_suite(
@@ -116,6 +117,7 @@ def run(suite, db, plugin_files, executor, workers, device, address, dry_run, qu
         plugin_files=tuple(str(p) for p in plugin_files),
         dry_run=dry_run,
         quiet=quiet,
+        on_plan=None if dry_run else lambda planned: click.echo(start_line(planned)),
     )
     _warn_plugin_failures()
     for entry in summary.unavailable:
@@ -123,46 +125,33 @@ def run(suite, db, plugin_files, executor, workers, device, address, dry_run, qu
     if dry_run:
         _print_plan(summary)
         return
-    counts = ", ".join(f"{status} {n}" for status, n in sorted(summary.counts.items())) or "nothing to train"
-    click.echo(
-        f"ran {len(summary.records)} trial(s): {counts}; {summary.already_done} already in the store; "
-        f"{summary.not_applicable} n/a. Results: {summary.db_path}"
-    )
-    for record in summary.failures:
-        first = (record.get("error") or "").splitlines()[0:1]
-        click.echo(
-            f"  {record['status']}: {record.get('arch_label')} · {record['task']} · seed {record['seed']}: {first[0] if first else ''}"
-        )
-    if summary.interrupted:
-        click.echo("interrupted: finished trials are saved; run the same command to resume", err=True)
+    for line in end_lines(summary, db_given=db is not None):
+        click.echo(line, err=line.startswith("interrupted"))
     sys.exit(summary.exit_code)
 
 
 def _print_plan(summary) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from nnbench.tables import print_table
 
     to_run = {p.spec.trial_id for p in summary.to_run}
-    table = Table(title=f"{len(summary.planned)} trials")
-    for column in ("architecture", "task", "seed", "trial id", "state"):
-        table.add_column(column)
+    rows = []
     for planned in summary.planned:
         spec = planned.spec
         if planned.not_applicable:
             state = f"n/a: {planned.not_applicable}"
         else:
             state = "to run" if spec.trial_id in to_run else "in store"
-        table.add_row(planned.arch_label, spec.task, str(spec.seed), spec.trial_id, state)
+        rows.append((planned.arch_label, spec.task, spec.seed, spec.trial_id, state))
     for study in summary.studies:
         plan = study.plan
         seeds = ", ".join(str(s) for s in plan.seeds)
         state = (
             f"tune: {study.tuned} of {plan.tune.trials} in store, {study.to_tune} to run; then the re-runs"
         )
-        table.add_row(
-            plan.arch_label, plan.task, f"tune {plan.tune_seed}; final {seeds}", plan.study_id, state
+        rows.append(
+            (plan.arch_label, plan.task, f"tune {plan.tune_seed}; final {seeds}", plan.study_id, state)
         )
-    Console().print(table)
+    print_table(f"{len(summary.planned)} trials", ("architecture", "task", "seed", "trial id", "state"), rows)
     tuning = sum(s.to_tune for s in summary.studies)
     studies = (
         f", {len(summary.studies)} tuning studies ({tuning} tuning trials to run, then re-runs)"
@@ -225,10 +214,8 @@ def list_(what, as_json, plugin_files) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
-        from rich.console import Console
-        from rich.table import Table
+        from nnbench.tables import print_table
 
-        table = Table(title=what)
         columns = (
             ["name", "modalities", "kinds", "sizes", "plugin"]
             if what == "architectures"
@@ -239,16 +226,7 @@ def list_(what, as_json, plugin_files) -> None:
                 row["modality"] = "needs " + ", ".join(f"{k}:" for k in row["needs"])
             if "sizes" in row:
                 row["sizes"] = list(row["sizes"])
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(
-                *[
-                    ", ".join(v) if isinstance(v, list) else "" if v is None else str(v)
-                    for v in (row[c] for c in columns)
-                ]
-            )
-        Console().print(table)
+        print_table(what, columns, [[row[c] for c in columns] for row in rows])
     _warn_plugin_failures()
 
 
@@ -266,16 +244,13 @@ def plugins_(as_json, plugin_files) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
+    from nnbench.tables import print_table
 
-    table = Table(title="plugins")
-    for column in ("name", "hooks", "status"):
-        table.add_column(column)
-    for row in rows:
-        status = f"FAILED: {row['error']}" if row["error"] else "ok"
-        table.add_row(str(row["name"]), ", ".join(row["hooks"]), status)
-    Console().print(table)
+    print_table(
+        "plugins",
+        ("name", "hooks", "status"),
+        [(row["name"], row["hooks"], f"FAILED: {row['error']}" if row["error"] else "ok") for row in rows],
+    )
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -305,7 +280,9 @@ def report(db, run_id, output, title, benchmarks) -> None:
     from nnbench.report.from_store import build_report
 
     path = build_report(db=db, run_id=run_id, output=output, title=title, benchmarks=benchmarks)
+    path = Path(path).resolve()
     click.echo(f"wrote {path}")
+    click.echo(f"open it in a browser: {path.as_uri()}")
 
 
 # compare, publish and export live in their own module (it imports only click at load time).

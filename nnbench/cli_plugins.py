@@ -54,17 +54,14 @@ def check(architecture, plugin_files, tasks, as_json) -> None:
     if as_json:
         click.echo(results_to_json(results))
     else:
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
+        from nnbench.tables import print_table
 
-        table = Table(title=f"nnbench check {escape(architecture)}")
-        for column in ("task", "check", "result", "detail"):
-            table.add_column(column)
-        for r in results:
-            mark = "[green]ok[/green]" if r.passed else "[bold red]FAIL[/bold red]"
-            table.add_row(escape(r.task), r.check, mark, escape(r.detail))
-        Console().print(table)
+        print_table(
+            f"nnbench check {architecture}",
+            ("task", "check", "result", "detail"),
+            [(r.task, r.check, "ok" if r.passed else "FAIL", r.detail) for r in results],
+            styles={"result": {"ok": "green", "FAIL": "bold red"}},
+        )
         verdict = (
             f"{len(failed)} of {len(results)} checks failed"
             if failed

@@ -168,6 +168,26 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
+def ran_to_time_cap(train_s: Iterable[Any], budget_s: Iterable[Any] | None, tolerance: float = 0.05) -> float | None:
+    """The time budget every trial trained to, or None when the trials' training times tell them apart.
+
+    A time budget stops training once the clock passes it, so trials that all hit the same cap
+    have training times equal to it up to one step: their differences are timer noise. Returns the
+    common budget when every trial has the same finite ``budget_s`` and trained for at least
+    ``1 - tolerance`` of it; None otherwise (steps-only budgets, trials that stopped early).
+    """
+    if budget_s is None:
+        return None
+    times = pd.to_numeric(pd.Series(list(train_s), dtype=object), errors="coerce").to_numpy(dtype=float)
+    budgets = pd.to_numeric(pd.Series(list(budget_s), dtype=object), errors="coerce").to_numpy(dtype=float)
+    if len(times) < 2 or len(times) != len(budgets) or not np.isfinite(budgets).all():
+        return None
+    if np.ptp(budgets) != 0 or not np.isfinite(times).all():
+        return None
+    cap = float(budgets[0])
+    return cap if bool((times >= (1.0 - tolerance) * cap).all()) else None
+
+
 # ---------------------------------------------------------------------------------------------
 # many architectures: ranks, fronts, normalised scores, profiles
 

@@ -186,10 +186,18 @@ class Architecture:
     def incompatibility(self, task: TaskSpec) -> str | None:
         """Why this architecture cannot take ``task``, or None when it can."""
         if task.modality not in self.modalities:
-            return f"{self.name} takes {sorted(self.modalities)} inputs, not {task.modality}"
+            return f"{self.name} takes {one_of(self.modalities)} inputs, not {task.modality}"
         if task.kind not in self.kinds:
-            return f"{self.name} does {sorted(self.kinds)}, not {task.kind}"
+            return f"{self.name} does {one_of(self.kinds)}, not {task.kind}"
         return None
+
+
+def one_of(words) -> str:
+    """``{"image", "points"}`` -> ``"image or points"``: a set of names in words, sorted."""
+    ordered = sorted(str(w) for w in words)
+    if len(ordered) <= 1:
+        return "".join(ordered)
+    return ", ".join(ordered[:-1]) + " or " + ordered[-1]
 
 
 @dataclass(frozen=True)

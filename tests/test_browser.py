@@ -6,6 +6,7 @@ it). The screenshot goes to ``test-artifacts/report.png`` in the repository (git
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -159,7 +160,7 @@ def test_a_figure_that_fails_is_a_console_error_and_not_drawn(tmp_path):
     """
     from markupsafe import Markup
 
-    from nnbench.report.page import script_json, template
+    from nnbench.report.html import script_json, template
 
     stub = Markup(
         "window.Plotly = {newPlot: function (element, data) {"
@@ -186,3 +187,50 @@ def test_a_figure_that_fails_is_a_console_error_and_not_drawn(tmp_path):
     assert any("nnbench: figure fig-bad failed: Error: bad figure" in line for line in console), console
     assert any("nnbench: no element for figure fig-missing" in line for line in console), console
     assert Dom(result.stdout).drawn == {"fig-good"}
+
+
+def _layout_probe(page: Path, width: int, folder: Path) -> dict:
+    """Load ``page`` in an iframe ``width`` pixels wide and read back how its tables lay out.
+
+    The probe page measures, after the report has drawn, each ``.table-wrap`` of the summary: its
+    scroll width against its visible width (a wider scroll means a horizontal scrollbar), and
+    whether any of its cells is clipped. Chromium needs ``--allow-file-access-from-files`` to let a
+    file:// page read a file:// iframe.
+    """
+    probe = folder / f"probe-{width}.html"
+    probe.write_text(
+        f"""<!doctype html><html><body style="margin:0">
+<iframe id="report" src="{page.as_uri()}" style="width:{width}px;height:1200px;border:0"></iframe>
+<pre id="out">pending</pre>
+<script>
+document.getElementById("report").addEventListener("load", function () {{
+  setTimeout(function () {{
+    var doc = document.getElementById("report").contentDocument;
+    var wrap = doc.querySelector("table.summary").closest(".table-wrap");
+    var clipped = Array.from(wrap.querySelectorAll("td, th")).filter(function (cell) {{
+      return cell.scrollWidth > cell.clientWidth + 1;
+    }}).length;
+    document.getElementById("out").textContent = JSON.stringify({{
+      scroll: wrap.scrollWidth, visible: wrap.clientWidth, clipped: clipped,
+      verdict: doc.querySelector("table.summary thead th:nth-child(3)").textContent.trim()
+    }});
+  }}, 500);
+}});
+</script></body></html>""",
+        encoding="utf-8",
+    )
+    result = chromium(
+        probe.as_uri(), folder / f"profile-{width}", "--allow-file-access-from-files", "--dump-dom",
+        f"--window-size={width + 40},1300",
+    )  # fmt: skip
+    found = re.search(r'<pre id="out">(.*?)</pre>', result.stdout, re.S)
+    assert found and found.group(1) != "pending", result.stdout[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_the_summary_fits_a_laptop_screen_without_scrolling(report_file, tmp_path, width):
+    layout = _layout_probe(report_file, width, tmp_path)
+    assert layout["scroll"] <= layout["visible"], layout  # no horizontal scrollbar
+    assert layout["clipped"] == 0, layout  # every cell wraps rather than clips
+    assert layout["verdict"] == "difference"  # the verdict stands beside the winner

@@ -72,7 +72,7 @@ def test_smoke_suite_on_ray_equals_inline(ray_cluster, tmp_path):
         "run", str(suite), "--db", str(tmp_path / "ray.db"), "--executor", "ray", "--address", ray_cluster
     )
     assert again.returncode == 0, again.stderr
-    assert f"ran 0 trial(s): nothing to train; {len(inline.records)} already in the store" in again.stdout
+    assert f"nothing to train: {len(inline.records)} trial(s) already in the store" in again.stdout
 
 
 @pytest.mark.slow

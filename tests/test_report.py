@@ -20,7 +20,7 @@ from plotly.offline import get_plotlyjs
 import nnbench
 from nnbench.report import synthetic, write_report
 from nnbench.report.from_store import build_report
-from nnbench.report.page import _figures_json
+from nnbench.report.html import figures_json
 
 HOSTILE_ARCH = "<img src=x onerror=alert(1)>"
 HOSTILE_CONFIG = '{"note": "</script><script>alert(1)</script>"}'
@@ -283,10 +283,12 @@ def test_hostile_names_are_escaped(report):
 
 def test_summary_names_each_tasks_winner_and_is_cautious_with_two_seeds(report):
     rows = tables(report[2], "summary")[0]
-    assert [(row["task"], row["best"], row["runner-up"]) for row in rows] == [
-        ("digits", "cnn width=32", "mlp"),
-        ("toy2d", HOSTILE_ARCH, "mlp"),
+    assert [(row["task"], row["best"], row["runner-up (behind by)"]) for row in rows] == [
+        ("digits", "cnn width=32", "mlp (−0.05)"),
+        ("toy2d", HOSTILE_ARCH, "mlp (−0.05)"),
     ]
+    # the verdict stands next to the winner, not at the far end of the row
+    assert list(rows[0])[:3] == ["task", "best", "difference"]
     assert all(row["difference"].startswith("too few seeds") for row in rows)
     assert rows[0]["cost"] == "$0.002" and rows[0]["train time (s)"] == "2.05"
     text = report[1]
@@ -335,7 +337,7 @@ def test_learning_curves_aggregate_over_seeds_with_a_band(report):
 
 def test_figure_json_cannot_close_its_script_element():
     figure = go.Figure(layout={"title": {"text": "</script><script>alert(1)</script> & co"}})
-    text = str(_figures_json({"fig-1": figure, "fig-2": {"data": [{"y": [math.nan, 1.0]}]}}))
+    text = str(figures_json({"fig-1": figure, "fig-2": {"data": [{"y": [math.nan, 1.0]}]}}))
     assert not set("<>&") & set(text)
     parsed = json.loads(text)
     assert parsed["fig-1"]["layout"]["title"]["text"] == figure.layout.title.text
@@ -398,7 +400,7 @@ def test_skipped_pairs_are_na_not_failures(tmp_path):
         HOSTILE_ARCH,
         "toy2d",
         "2",
-        "n/a: needs images </script>",
+        "needs images </script>",
     )
     assert [row[0] for row in page.tables["failures"][1:]] == ["error"]  # only cnn's real failure
     heatmap = json.loads(page.script_text["nnbench-figures"])["fig-heatmap"]["data"][0]
@@ -800,6 +802,14 @@ def test_publish_writes_an_index_and_one_page_per_run_with_relative_links(tmp_pa
                 assert parsed.fragment in page.ids, link
     run_page = Page(pages[0].read_text("utf-8"))
     assert "../index.html" in run_page.links
+    # One copy of plotly.js for the whole site, loaded by every run page; none embedded.
+    shared = tmp_path / "site" / "plotly.min.js"
+    assert shared.read_text("utf-8") == get_plotlyjs()
+    for page_path in pages:
+        text = page_path.read_text("utf-8")
+        assert get_plotlyjs()[:200] not in text
+        assert [s.get("src") for s in Page(text).scripts if s.get("src")] == ["../plotly.min.js"]
+        assert len(text) < len(get_plotlyjs()) / 4
 
 
 # -- compare ---------------------------------------------------------------------------------------
@@ -901,3 +911,44 @@ def test_bad_input_is_one_line(group, tmp_path, monkeypatch, args, message):
     result = CliRunner().invoke(group, args)
     assert result.exit_code == 2
     assert message in result.output and result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
+# -- the first screen's honesty ----------------------------------------------------------------------
+
+
+def test_trials_that_all_ran_to_the_time_cap_get_no_pareto_front(tmp_path):
+    results = make_results()
+    results["budget_s"] = 15.0
+    digits = results["task"] == "digits"
+    results.loc[digits, "train_s"] = [15.001, 15.004, 15.002, 15.0, 15.003, 15.006]  # timer noise only
+    page = Page(write_report(results, make_curves(), make_runs(), tmp_path / "r.html").read_text("utf-8"))
+    figures = json.loads(page.script_text["nnbench-figures"])
+    assert not any(trace["name"] == "Pareto front" for trace in figures["fig-1-quality-time"]["data"])
+    assert not any(trace["name"] == "Pareto front" for trace in figures["fig-1-quality-cost"]["data"])
+    text = html.unescape(" ".join(page.tables.get("summary", [[""]])[0]) + (tmp_path / "r.html").read_text())
+    assert "Every trial trained for its whole time budget (15 s)" in text
+    # toy2d's trials stopped at different times: its front stays
+    assert any(trace["name"] == "Pareto front" for trace in figures["fig-2-quality-time"]["data"])
+
+
+def test_time_cap_is_only_claimed_when_every_trial_hit_the_same_budget():
+    from nnbench.stats import ran_to_time_cap
+
+    assert ran_to_time_cap([15.01, 15.2, 15.0], [15, 15, 15]) == 15.0
+    assert ran_to_time_cap([15.01, 9.0, 15.0], [15, 15, 15]) is None  # one stopped early (steps)
+    assert ran_to_time_cap([15.01, 10.0], [15, 10]) is None  # different budgets
+    assert ran_to_time_cap([15.01, 15.0], [None, None]) is None  # steps-only budgets
+    assert ran_to_time_cap([15.0], [15]) is None  # one trial says nothing
+
+
+def test_na_reasons_read_as_words_even_from_older_stores():
+    from nnbench.report.fmt import na_reason
+
+    assert na_reason("n/a: cnn takes ['image', 'sequence'] inputs, not tabular") == (
+        "cnn takes image or sequence inputs, not tabular"
+    )
+    assert (
+        na_reason("n/a: gan does ['generation'], not classification")
+        == "gan does generation, not classification"
+    )
+    assert na_reason("n/a: needs a causal task") == "needs a causal task"

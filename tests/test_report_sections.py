@@ -13,7 +13,7 @@ import pytest
 import nnbench
 from nnbench import stats
 from nnbench.report import scaling_section, synthetic, tuning_section
-from nnbench.report.page import _trials
+from nnbench.report.page import prepare_trials
 
 
 def tune_row(study: str, label: str, index: int, val: float | None, hparams: dict, **extra) -> dict:
@@ -279,7 +279,7 @@ def test_synthetic_store_holds_tuned_and_sized_rows_like_a_tuned_suite(tmp_path)
     db = synthetic.write_store(
         tmp_path / "s.db", tasks=2, architectures=3, seeds=2, sizes=synthetic.SIZES, tuning=3, tuned_tasks=1
     )
-    results = _trials(nnbench.load_results(db))
+    results = prepare_trials(nnbench.load_results(db))
     tuned, plain = (results[results["task"] == name] for name in ("synthetic-00", "synthetic-01"))
     assert set(plain["stage"]) == {"main"}
     assert set(tuned["stage"]) == {"main", "tune", "final"}  # the reference is never tuned

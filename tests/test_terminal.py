@@ -65,6 +65,12 @@ def test_a_plain_run_in_a_terminal_ends_every_trial_ok(tmp_path):
     assert len(statuses) == 6 and all(status == "ok" for status, _, _ in statuses), statuses
     assert "\x1b[" in result.raw, "the live display should draw on a terminal"
     assert "warning: the progress display failed" not in result.text
+    # What the terminal says: the plan and an estimate first, where the results are and what to
+    # type next at the end.
+    assert "6 trials to run, 0 already in the store, 0 n/a; about " in result.text
+    assert "on 2 workers" in result.text
+    assert f"results: {(tmp_path / 't.db').resolve()}" in result.text
+    assert f"next: nnbench report --db {(tmp_path / 't.db').resolve()} -o report.html" in result.text
     # Never more trial processes than workers, and none left behind.
     assert 1 <= result.max_workers_seen <= 2
     assert _no_worker_left(result.marker)
@@ -142,3 +148,31 @@ def test_a_driver_side_failure_kills_and_reaps_the_trial_process(write_suite, mo
     record = results[0][1]
     assert record["status"] == "crashed" and "the driver failed" in record["error"]
     assert len(started) == 1 and started[0].returncode is not None  # killed and reaped
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_any_trial_finished_says_so(tmp_path):
+    (tmp_path / "suite.yaml").write_text(PLAIN.replace("time: 2s", "time: 60s"))
+    result = run_in_pty("run", "suite.yaml", "--db", "t.db", cwd=tmp_path, interrupt_after=6)
+    assert result.returncode == 130, result.text[-2000:]
+    assert "interrupted before any trial finished" in result.text
+    assert "nothing to train" not in result.text
+    assert _no_worker_left(result.marker)
+
+
+def test_listings_piped_to_grep_are_whole_lines():
+    import subprocess
+    import sys
+
+    def piped(command: str, pattern: str) -> str:
+        shell = f"{sys.executable} -m nnbench {command} | grep -F -e '{pattern}'"
+        return subprocess.run(shell, shell=True, capture_output=True, text=True, check=True).stdout
+
+    line = piped("list architectures", "transformer").strip().split("\n")
+    assert "transformer\timage, sequence, tabular\tclassification, regression\txs, s, m, l\t" in line[0]
+    tasks = piped("list tasks", "mnist1d-shuffled").strip().split("\t")
+    assert tasks[:5] == ["mnist1d-shuffled", "quick", "sequence", "classification", "accuracy"]
+    plugins = piped("plugins", "nnbench_plugins.transformer").strip().split("\t")
+    assert plugins == ["transformer (nnbench_plugins.transformer)", "register_architectures", "ok"]
+    check = piped("check mlp --task digits", "output-shape").strip().split("\t")
+    assert check == ["digits", "output-shape", "ok", "forward on (32, 1, 8, 8) -> (32, 10)"]

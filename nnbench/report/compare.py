@@ -223,7 +223,7 @@ def write_comparison(
     result: Comparison, output: str | pathlib.Path, *, title: str | None = None
 ) -> pathlib.Path:
     """Write the comparison page (same template machinery as the report) and return its path."""
-    from nnbench.report.page import template
+    from nnbench.report.html import template
 
     tables = []
     for column, what, unit, score in METRICS:

@@ -136,8 +136,12 @@ def quality_against(
     higher_is_better: bool = True,
     colors: dict[str, str] | None = None,
     title: str | None = None,
+    pareto: bool = True,
 ) -> Figure:
     """Test score against what it cost (column ``x``: seconds, dollars), with the Pareto front.
+
+    ``pareto=False`` leaves the front out: where every trial ran to the same time cap, its x values
+    differ by timer noise only, and a front picked from that noise would mislead.
 
     Per architecture: one small marker per trial that finished ok (left out above
     ``MAX_TRIAL_MARKERS`` trials), and a large marker at the median ``x`` and the mean score with
@@ -206,7 +210,7 @@ def quality_against(
                 f"<br>{quality.n} seed(s)<extra></extra>",
             }
         )
-    if summary:
+    if summary and pareto:
         xs = np.array([s[0] for s in summary])
         ys = np.array([s[1] for s in summary])
         front = stats.pareto_front(xs, ys, higher_is_better=higher_is_better)

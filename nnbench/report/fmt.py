@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -166,3 +167,15 @@ def config_text(value: Any) -> str:
     if isinstance(data, dict):
         return " ".join(f"{k}={v}" for k, v in sorted(data.items()))
     return str(value)
+
+
+_QUOTED_LIST = re.compile(r"\[('[^'\]]*'(?:, '[^'\]]*')*)\]")
+
+
+def na_reason(error: Any) -> str:
+    """Why a pair was not run, in words: ``n/a: cnn takes ['image', 'sequence'] inputs, not tabular``
+    (as older stores hold it) reads ``cnn takes image or sequence inputs, not tabular``."""
+    from nnbench.types import one_of
+
+    text = first_line(error).removeprefix("n/a: ")
+    return _QUOTED_LIST.sub(lambda m: one_of(re.findall(r"'([^']*)'", m.group(1))), text)

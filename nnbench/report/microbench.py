@@ -14,6 +14,7 @@ from typing import Any
 
 from nnbench.errors import NnbenchError
 from nnbench.report import fmt as f
+from nnbench.report.sections import Column, Table
 
 
 def load_benchmarks(source: dict | str | pathlib.Path) -> dict:
@@ -86,4 +87,15 @@ def benchmark_context(source: dict | str | pathlib.Path) -> dict:
         ("python", f.text(machine.get("python_version"))),
         ("commit", f.text(commit.get("id"))),
     ]
-    return {"rows": rows, "where": [(k, v) for k, v in where if v != f.BLANK]}
+    table = Table(
+        "micro-benchmarks",
+        [
+            Column("name", "name", "name", hover="fullname"),
+            Column("mean", "mean", "num"),
+            Column("stddev", "stddev", "num"),
+            Column("rounds", "rounds", "num"),
+            Column("extra", "extra info", "error"),
+        ],
+        rows,
+    )
+    return {"rows": rows, "table": table, "where": [(k, v) for k, v in where if v != f.BLANK]}

@@ -1,8 +1,9 @@
 """A static site of reports: ``index.html`` listing the runs, one page per run under ``runs/``.
 
 Every link is relative, so the folder works from ``file://`` and from any static host (GitHub
-Pages, S3, ``python -m http.server``); each run page is a self-contained report with plotly.js
-embedded, and links back to the index.
+Pages, S3, ``python -m http.server``); each run page is a report that links back to the index and
+loads the one shared copy of plotly.js at the site's root (``plotly.min.js``), instead of carrying
+its own (several megabytes a page).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def publish_site(db=None, out: str | pathlib.Path = "site", *, title: str | None
     """Write the site for every run in the store at ``db`` into the folder ``out``; return the index path."""
     from nnbench import store
     from nnbench.report.from_store import plugin_sections
-    from nnbench.report.page import template, write_report
+    from nnbench.report.html import PLOTLY_FILE, plotly_source, template
+    from nnbench.report.page import write_report
 
     out = pathlib.Path(out)
     if out.exists() and not out.is_dir():
@@ -42,6 +44,7 @@ def publish_site(db=None, out: str | pathlib.Path = "site", *, title: str | None
     results = store.load_results(db)
     curves = store.load_curves(db)
     (out / RUNS_DIR).mkdir(parents=True, exist_ok=True)
+    (out / PLOTLY_FILE).write_text(plotly_source(), encoding="utf-8")
 
     by_run = dict(tuple(results.groupby("run_id", sort=False))) if len(results) else {}
     listed, taken = [], set()
@@ -61,6 +64,7 @@ def publish_site(db=None, out: str | pathlib.Path = "site", *, title: str | None
             title=f"{suite} · {run_id}",
             sections=plugin_sections(trials),
             links=[("All runs", "../index.html")],
+            plotly_src=f"../{PLOTLY_FILE}",
         )
         statuses = trials["status"] if len(trials) else pd.Series(dtype=object)
         devices = ", ".join(

@@ -22,6 +22,7 @@ import pandas as pd
 from nnbench import stats
 from nnbench.report import figures
 from nnbench.report import fmt as f
+from nnbench.report.sections import Column, Table, TaskView
 from nnbench.report.tuning_section import FINAL, competing, stages
 
 MIN_FIT_SIZES = 3  # a line through two points has no residual, so no interval
@@ -211,7 +212,38 @@ def task_scaling(
                 frontier=frontier,
                 title=f"{name}: test {metric} against {x_title.split(' (')[0]}",
             )
+    section["fits_table"] = Table(
+        "scaling-fits",
+        [
+            Column("family", "family", "name"),
+            Column("axis", "against"),
+            Column("points", "sizes", "num"),
+            Column("exponent", "exponent b", "num"),
+            Column("interval", "95% interval", "num"),
+            Column("range", "x range", "num"),
+            Column("note", "note"),
+        ],
+        section["fits"],
+    )
+    section["frontier_table"] = Table(
+        "frontier",
+        [
+            Column("from", "from (training FLOPs)", "num"),
+            Column("family", "best family", "name"),
+            Column("size", "size"),
+            Column("score", f"test {metric} (mean)", "num"),
+        ],
+        section["frontier"],
+    )
     return section, plots
+
+
+def build(view: TaskView) -> tuple[dict | None, dict]:
+    """The scaling section's part for one task (see :mod:`nnbench.report.sections`)."""
+    return task_scaling(
+        view.index, view.name, view.competing, metric=view.metric, higher_is_better=view.higher_is_better,
+        colors=view.family_colors,
+    )  # fmt: skip
 
 
 def _fits(points: pd.DataFrame, kind, reason: str, x_title: str, unit: str) -> tuple[list[dict], dict]:

@@ -21,6 +21,7 @@ import pandas as pd
 from nnbench import stats
 from nnbench.report import figures
 from nnbench.report import fmt as f
+from nnbench.report.sections import Column, Table, TaskView
 
 TUNE = "tune"
 FINAL = "final"
@@ -279,4 +280,26 @@ def task_tuning(
         "spread": spread_id,
         "rows": [table_row(study) for study in studies],
     }
+    section["table"] = Table(
+        "tuning",
+        [
+            Column("label", "architecture", "name"),
+            Column("trials", "trials", "num"),
+            Column("ok", "ok", "num"),
+            Column("best", f"best val {metric}", "num"),
+            Column("median", "median val", "num"),
+            Column("iqr", "IQR", "num"),
+            Column("range", "range (max − min)", "num"),
+            Column("selected", "selected hyper-parameters", "error"),
+        ],
+        section["rows"],
+    )
     return section, plots
+
+
+def build(view: TaskView) -> tuple[dict | None, dict]:
+    """The tuning section's part for one task (see :mod:`nnbench.report.sections`)."""
+    return task_tuning(
+        view.index, view.name, view.trials, metric=view.metric, higher_is_better=view.higher_is_better,
+        colors=view.colors,
+    )  # fmt: skip

@@ -1,0 +1,113 @@
+"""What ``nnbench run`` says at a terminal: the start line before any trial, and the lines at the end.
+
+Pure functions of a :class:`nnbench.runner.RunSummary`, so each phrase is tested without training.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from nnbench.runner import RunSummary
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def not_applicable_phrase(reasons: Counter) -> str:
+    """``"26 n/a (20 where the architecture takes other inputs, 6 where it does another kind of task)"``.
+
+    ``reasons`` counts n/a trials by their reason. The default reasons of
+    :meth:`nnbench.Architecture.incompatibility` are grouped by what they say; a plugin's own
+    reasons are counted as such.
+    """
+    total = sum(reasons.values())
+    if not total:
+        return "0 n/a"
+    groups: Counter = Counter()
+    for reason, n in reasons.items():
+        text = str(reason)
+        if " inputs, not " in text:
+            groups["where the architecture takes other inputs"] += n
+        elif " does " in text and ", not " in text:
+            groups["where it does another kind of task"] += n
+        else:
+            groups["for a reason its plugin gives"] += n
+    parts = ", ".join(f"{n} {group}" for group, n in groups.most_common())
+    return f"{total} n/a ({parts})"
+
+
+def duration(seconds: float) -> str:
+    """``42 s``, ``12 min``, ``1 h 05 min``: a rough duration for an estimate."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def start_line(summary: RunSummary) -> str:
+    """The line printed before the first trial: what will run, what is skipped, and how long it should take."""
+    from nnbench.runner import TRIAL_OVERHEAD_S
+
+    head = (
+        f"{_plural(summary.jobs, 'trial')} to run, {summary.already_done} already in the store, "
+        f"{not_applicable_phrase(summary.not_applicable_reasons)}"
+    )
+    if summary.jobs == 0:
+        return head + "; nothing to train."
+    seconds = summary.estimated_seconds()
+    workers = min(summary.workers, summary.jobs)
+    on = f"on {_plural(workers, 'worker')}"
+    if seconds is None:
+        return f"{head}; {on}, no time estimate (a budget without a time limit)."
+    budgets = sorted({s for s in summary.budget_seconds if s is not None})
+    shown = " or ".join(f"{b:g} s" for b in budgets[:3])
+    overhead = TRIAL_OVERHEAD_S.get(summary.executor, TRIAL_OVERHEAD_S["process"])
+    return (
+        f"{head}; about {duration(seconds)} {on} "
+        f"(estimate: {shown} of training a trial plus ~{overhead:g} s of start-up and evaluation)."
+    )
+
+
+def end_lines(summary: RunSummary, db_given: bool = False) -> list[str]:
+    """The lines printed when the run ends: what ran, failures, where the results are, what to type next."""
+    store = Path(summary.db_path).resolve()
+    ran = len(summary.records)
+    lines = []
+    if summary.interrupted and ran == 0:
+        lines.append(
+            "interrupted before any trial finished: nothing new was saved; "
+            "run the same command to start again"
+        )
+        return lines
+    counts = ", ".join(f"{status} {n}" for status, n in sorted(summary.counts.items()))
+    if ran == 0:
+        lines.append(
+            f"nothing to train: {summary.already_done} trial(s) already in the store, "
+            f"{summary.not_applicable} n/a"
+        )
+    else:
+        lines.append(
+            f"ran {_plural(ran, 'trial')}: {counts}; {summary.already_done} already in the store; "
+            f"{summary.not_applicable} n/a"
+        )
+    for record in summary.failures:
+        first = (record.get("error") or "").splitlines()[0:1]
+        lines.append(
+            f"  {record['status']}: {record.get('arch_label')} · {record['task']} · seed {record['seed']}: "
+            f"{first[0] if first else ''}"
+        )
+    lines.append(f"results: {store}")
+    report = Path("report.html").resolve()
+    db_part = f" --db {shlex.quote(str(store))}" if db_given else ""
+    lines.append(f"next: nnbench report{db_part} -o report.html   (writes {report})")
+    if summary.interrupted:
+        lines.append("interrupted: finished trials are saved; run the same command to resume")
+    return lines
