@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from nnbench.report import context_section, figures, recall_section
+from nnbench.report import context_section, figures, page, recall_section
 from nnbench.report.page import template
+from nnbench.report.sections import PageSection, TaskSectionKind, TaskView
 
 # -- recall --------------------------------------------------------------------------------------------
 
@@ -83,6 +86,19 @@ def test_recall_by_pair_count_table():
     row = next(r for r in table if r["family"] == "rnn" and r["width"] == "64" and r["length"] == "64")
     # width 64: min(1, 64 / (16 K)) = 1, 0.5, 0.25, plus 0.00 and 0.01 over the two seeds
     assert row["cells"] == ["1.005", "0.505", "0.255"] and row["seeds"] == "2"
+    section, _ = recall_section.task_recall(
+        1, "mqar", recall_frame(), colors={}, metric="accuracy", higher_is_better=True
+    )
+    shown = section["kv_table"]
+    assert [c.title for c in shown.columns][-3:] == ["4 pairs", "8 pairs", "16 pairs"]
+    assert next(r for r in shown.rows if r["family"] == "rnn" and r["width"] == "64")["kv16"] == "0.255"
+
+
+def test_a_store_holds_the_options_as_json_text_and_the_family_is_still_found():
+    frame = recall_frame()
+    frame["arch_config"] = frame["arch_config"].map(json.dumps)
+    frame["model_width"] = frame["model_width"].astype(float)  # as a column with gaps loads
+    assert set(recall_section.families(frame)) == {"transformer", "rnn"}
 
 
 def test_the_recall_section_has_a_figure_per_axis_and_length_and_renders():
@@ -99,7 +115,7 @@ def test_the_recall_section_has_a_figure_per_axis_and_length_and_renders():
     for plot in plots.values():
         go.Figure(plot)  # a valid plotly figure
         assert plot["layout"]["xaxis"]["type"] == "log"
-    html = template("_recall.html").render(recall=[section])
+    html = template("_recall.html").render(section=PageSection("recall", "Recall", "_recall.html", [section]))
     assert 'id="recall-3"' in html and "16 pairs" in html and html.count('class="figure"') == 4
 
 
@@ -203,7 +219,9 @@ def test_fitted_exponents_at_the_long_end():
     for plot in plots.values():
         go.Figure(plot)
         assert plot["layout"]["xaxis"]["type"] == plot["layout"]["yaxis"]["type"] == "log"
-    html = template("_context.html").render(context=[section])
+    html = template("_context.html").render(
+        section=PageSection("context", "Context", "_context.html", [section])
+    )
     assert 'id="context-2"' in html and "exponent b" in html and html.count('class="figure"') == 4
 
 
@@ -246,3 +264,34 @@ def test_families_keep_their_colours_from_the_page():
     lines = [t for t in plots["fig-1-context-tokens_per_s"]["data"] if t["name"] == "ssm"]
     assert lines[0]["line"]["color"] == "#123456"
     assert figures.architecture_colors(["ssm"])  # the fallback palette for the others
+
+
+# -- wired into the page as the lead will wire them: one TaskSectionKind each ---------------------------
+
+
+def test_both_sections_build_from_a_task_view_and_render_in_the_page(monkeypatch):
+    frame = pd.concat([recall_frame(), context_frame()], ignore_index=True)
+    frame["trial_id"] = [f"t{i}" for i in range(len(frame))]
+    frame["test_score"] = frame["test_score"].fillna(0.5)
+    view = TaskView(
+        index=4,
+        name="mqar",
+        trials=frame,
+        competing=frame,
+        points=pd.DataFrame(),
+        metric="accuracy",
+        higher_is_better=True,
+    )
+    recall, recall_plots = recall_section.build(view)
+    context, context_plots = context_section.build(view)
+    assert recall["anchor"] == "recall-4" and context["anchor"] == "context-4"
+    assert recall_plots and context_plots
+    kinds = (
+        *page.TASK_SECTIONS,
+        TaskSectionKind("recall", "Recall", "_recall.html", recall_section.build),
+        TaskSectionKind("context", "Cost against context length", "_context.html", context_section.build),
+    )
+    monkeypatch.setattr(page, "TASK_SECTIONS", kinds)
+    html = page.render_report(frame.assign(metric="accuracy", higher_is_better=True), None, None)
+    assert '<section id="recall">' in html and '<section id="context">' in html
+    assert 'href="#recall"' in html and "exponent b" in html and "16 pairs" in html

@@ -30,6 +30,7 @@ import pandas as pd
 from nnbench import stats
 from nnbench.report import figures
 from nnbench.report import fmt as f
+from nnbench.report.sections import Column, Table, TaskView
 from nnbench.report.tuning_section import competing
 
 MIN_FIT_LENGTHS = 3  # a line through two points has no residual, so no interval
@@ -211,7 +212,28 @@ def task_context(
                 fits=curves,
                 title=f"{name}: {what} against length",
             )
+    section["fits_table"] = Table(
+        "context-fits",
+        [
+            Column("family", "family", "name"),
+            Column("measure", "measure"),
+            Column("points", "lengths", "num"),
+            Column("exponent", "exponent b", "num"),
+            Column("interval", "95% interval", "num"),
+            Column("range", "length range", "num"),
+            Column("note", "note", "wrap"),
+        ],
+        section["fits"],
+    )
     return section, plots
+
+
+def build(view: TaskView) -> tuple[dict | None, dict]:
+    """The context section's part for one task (see :mod:`nnbench.report.sections`)."""
+    return task_context(
+        view.index, view.name, view.competing, colors=view.family_colors, metric=view.metric,
+        higher_is_better=view.higher_is_better,
+    )  # fmt: skip
 
 
 def _rounded(value: float) -> float:

@@ -25,6 +25,7 @@ import pandas as pd
 from nnbench import stats
 from nnbench.report import figures
 from nnbench.report import fmt as f
+from nnbench.report.sections import Column, Table, TaskView
 from nnbench.report.tuning_section import FINAL, competing, stages
 
 KV_KEY = re.compile(r"^(?P<metric>.+)_kv(?P<count>\d+)$")
@@ -201,13 +202,23 @@ def task_recall(
     name = str(task_name)
     palette = figures.architecture_colors(families(rows)) | {k: v for k, v in colors.items()}
     counts, table = kv_table(rows, metric)
+    kv_columns = [Column(f"kv{k}", f"{k} pairs", "num") for k in counts]
     section: dict[str, Any] = {
         "task": name,
         "anchor": f"recall-{index}",
         "metric": metric,
         "figures": [],
-        "kv_counts": [str(k) for k in counts],
-        "kv_rows": table,
+        "kv_table": Table(
+            "recall-by-pairs",
+            [
+                Column("length", "length", "num"),
+                Column("family", "family", "name"),
+                Column("width", "width", "num"),
+                Column("seeds", "seeds", "num"),
+                *kv_columns,
+            ],
+            [row | {f"kv{k}": cell for k, cell in zip(counts, row["cells"], strict=True)} for row in table],
+        ),
         "missing": _missing_note(rows),
     }
     plots: dict[str, Any] = {}
@@ -230,6 +241,14 @@ def task_recall(
                     title=f"{name} at {length} tokens: test {metric} against {axis}",
                 )
     return section, plots
+
+
+def build(view: TaskView) -> tuple[dict | None, dict]:
+    """The recall section's part for one task (see :mod:`nnbench.report.sections`)."""
+    return task_recall(
+        view.index, view.name, view.competing, colors=view.family_colors, metric=view.metric,
+        higher_is_better=view.higher_is_better,
+    )  # fmt: skip
 
 
 def _missing_note(rows: pd.DataFrame) -> str:
