@@ -38,7 +38,8 @@ def check(architecture, plugin_files, tasks, as_json) -> None:
     Checks: its Config has defaults and rejects unknown keys; per task, build
     returns a module whose outputs (or samples) have the task's shape and are
     finite; a few steps lower the loss (or a short trial ends ok); the same seed
-    gives the same result. Seconds on a CPU.
+    gives the same result; on a causal task, outputs up to position t ignore the
+    inputs after t. Seconds on a CPU.
 
     \b
     Example:

@@ -48,6 +48,9 @@ class Placement:
     threads: int  # torch intra-op threads of a CPU trial
     price_per_hour_usd: float | None
     plugin_files: tuple[str, ...] = ()  # loose plugin files each trial's process loads
+    # Sequence trials time inference at these lengths after training (nnbench/context_probe.py); part
+    # of a plain trial's id when not empty.
+    inference_lengths: tuple[int, ...] = ()
 
 
 def placement(suite: Suite, device: str, workers: int | None = None, threads: int | None = None) -> Placement:
@@ -62,6 +65,7 @@ def placement(suite: Suite, device: str, workers: int | None = None, threads: in
         threads=threads or model.threads or measure.default_threads(workers),
         price_per_hour_usd=price,
         plugin_files=tuple(suite.plugin_files),
+        inference_lengths=tuple(model.inference_lengths),
     )
 
 
@@ -95,6 +99,8 @@ def trial_identity(pair: Pair, seed: int, budget: Budget) -> dict[str, Any]:
     }
     if pair.size is not None:  # only when asked for, so ids of suites without sizes stay as they were
         identity["size"] = pair.size
+    if pair.placement.inference_lengths:  # likewise: ids of suites without probes stay as they were
+        identity["inference_lengths"] = list(pair.placement.inference_lengths)
     return identity
 
 
@@ -120,6 +126,7 @@ def trial_spec(
         threads=where.threads,
         price_per_hour_usd=where.price_per_hour_usd,
         plugin_files=where.plugin_files,
+        inference_lengths=where.inference_lengths,
         **tuning,
     )
 

@@ -136,6 +136,8 @@ class SuiteModel(Config):
     architectures: list[str | dict[str, Any]] = Field(min_length=1)
     cost: CostModel = Field(default_factory=CostModel)
     tune: TuneModel | None = None  # tune every architecture on every task (a task entry may override)
+    # After training, each sequence trial times inference at these lengths (nnbench/context_probe.py).
+    inference_lengths: list[pydantic.PositiveInt] = Field(default_factory=list)
 
 
 # Keys an architecture or task entry may hold besides the options of its Config.

@@ -7,7 +7,9 @@ lists the failures, for a plugin's own tests; ``nnbench check gmlp`` prints them
 
 The checks (see :data:`CHECKS`): the ``Config`` has a default for every field and rejects unknown keys;
 then per task, ``build`` returns a module; its outputs are ``(B, *output_shape)`` (``sample(n)`` is
-``(n, *output_shape)`` for generation) and finite; it trains; the same seed gives the same result.
+``(n, *output_shape)`` for generation) and finite; it trains; the same seed gives the same result; and on
+a causal task (``TaskSpec.causal``) the trained model's outputs up to position t do not move when the
+inputs after t change (:func:`check_causal`).
 A classifier or regressor trained by the generic trainer is trained directly: Adam on one fixed batch
 of the task's loss must lower that loss. An architecture that owns its loop (``train`` overridden, or
 any generation task) runs real short trials through :func:`nnbench.trial.execute_trial`: status ok
@@ -49,6 +51,7 @@ CHECKS = {
     "finite-outputs": "every output (or sample) is finite",
     "trains": "a few steps lower the loss on one batch (own loop: a short trial ends ok with a finite score)",
     "same-seed-same-result": "two builds (or trials) with the same seed give identical results",
+    "causal": "causal tasks: changing the inputs after position t leaves the outputs up to t unchanged",
 }
 ARCHITECTURE_WIDE = "-"  # the task column of the checks that need no task
 
@@ -57,6 +60,7 @@ FIT_STEPS = 30  # Adam steps on the fixed batch
 FIT_LR = 1e-3  # their learning rate
 TRIAL_STEPS = 20  # steps of a short trial, for architectures that own their loop
 SAMPLES = 8  # samples drawn from a generative model
+CAUSAL_TOLERANCE = 1e-4  # largest change of an output at <= t, relative to the outputs' scale (>= 1)
 # Size options of a task's Config lowered for the tiny version (only where the default is larger).
 TINY_SIZES = {"n_train": 256, "n_val": 128, "n_test": 128, "n_samples": 400}
 SKIPPED_TIERS = ("long", "local")  # checked only when named
@@ -441,6 +445,8 @@ class _Checker:
         same_seed = self._same_seed(label, spec, x, outputs)  # before training changes the model
         results.append(self._fit(label, model, task, x, y))
         results.append(same_seed)
+        if spec.causal:  # on the trained model: a zero-initialised head would hide a look-ahead
+            results.append(self.result(label, "causal", *check_causal(model, x, spec)))
         return results
 
     def _same_seed(self, label: str, spec: TaskSpec, x, outputs) -> CheckResult:
@@ -603,6 +609,9 @@ class _Checker:
         if not trained:
             return results
 
+        if spec.causal and not generative and capture.task is not None:
+            x = capture.task.data["val"][0][:BATCH]
+            results.append(self.result(label, "causal", *check_causal(model, x, spec)))
         again, _ = self._trial(trial_spec)
         keys = ("status", "val_score", "test_score", "final_loss", "steps")
         differ = {k: (record.get(k), again.get(k)) for k in keys if record.get(k) != again.get(k)}
@@ -614,6 +623,56 @@ class _Checker:
             detail = f"two trials of seed 0: identical val {metric} {value!r}"
         results.append(self.result(label, "same-seed-same-result", not differ, detail))
         return results
+
+
+def check_causal(model, x, spec: TaskSpec) -> tuple[bool, str]:
+    """Whether ``model``'s outputs at positions <= t ignore every input after t, on a batch ``x``.
+
+    For a few t (the first position, the middle, the last but one) the inputs after t are changed
+    (token ids shifted to other ids, features given noise) and the outputs up to t must stay the same,
+    up to :data:`CAUSAL_TOLERANCE` of the outputs' scale (an FFT or a chunked sum rounds differently
+    when later inputs change). Returns ``(passed, detail)``; the detail of a failure is one line that
+    says where the model looked ahead. A model whose outputs move nowhere passes, and says it could
+    not tell.
+    """
+    import torch
+
+    length = x.shape[1]
+    positions = sorted({0, length // 2, length - 2} & set(range(length - 1)))  # t with a later input
+    generator = torch.Generator(device="cpu").manual_seed(0)
+    try:
+        model.eval()
+        with torch.no_grad():
+            before = model(x)
+            scale = float(before.abs().max()) if before.numel() else 0.0
+            tolerance = CAUSAL_TOLERANCE * max(1.0, scale)
+            moved_after = 0.0
+            for t in positions:
+                changed = x.clone()
+                if x.is_floating_point():
+                    noise = torch.randn(changed[:, t + 1 :].shape, generator=generator)
+                    changed[:, t + 1 :] += noise.to(x.device, x.dtype)
+                else:  # another id at every later position: add 1..V-1 modulo V
+                    vocab = spec.vocab_size or int(x.max()) + 2
+                    shift = torch.randint(1, max(vocab, 2), changed[:, t + 1 :].shape, generator=generator)
+                    changed[:, t + 1 :] = (changed[:, t + 1 :] + shift.to(x.device)) % max(vocab, 2)
+                after = model(changed)
+                moved = float((after[:, : t + 1] - before[:, : t + 1]).abs().max())
+                if not moved <= tolerance:  # NaN fails too
+                    return False, (
+                        f"looks ahead: outputs at positions <= {t} changed by {moved:.3g} when only inputs "
+                        f"after position {t} changed (task {spec.name!r} is causal: output t may only read "
+                        "positions <= t)"
+                    )
+                moved_after = max(moved_after, float((after[:, t + 1 :] - before[:, t + 1 :]).abs().max()))
+    except Exception as exc:
+        return False, f"forward on changed inputs: {_error(exc)}"
+    if moved_after == 0.0:
+        return True, "could not tell: no output moved when later inputs changed (outputs ignore the inputs)"
+    return True, (
+        f"outputs up to t unchanged (within {tolerance:.2g}) when inputs after t changed, for t in "
+        f"{positions}; later outputs moved by up to {moved_after:.3g}"
+    )
 
 
 def _forward(model, x):

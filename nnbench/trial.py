@@ -170,7 +170,7 @@ def execute_trial(
     """Run one trial; return ``(record, curve)``. Never raises for a failure inside the trial."""
     import torch
 
-    from nnbench import measure, plugins, registry
+    from nnbench import context_probe, measure, plugins, registry
     from nnbench.training import TrainingLoop
 
     started = time.perf_counter()
@@ -335,6 +335,11 @@ def execute_trial(
             loop.time_to_target_s * cost_rate
             if loop.time_to_target_s is not None and cost_rate is not None
             else None
+        )
+        # Width, state size and (when the suite asks) inference against context length: after the
+        # trial's own memory fields are read, so the probes' long sequences cannot raise its peak.
+        record.update(
+            context_probe.sequence_fields(architecture, config, task_spec, model, spec, loop.autocast)
         )
         if record["val_score"] is not None and not math.isfinite(record["val_score"]):
             record["val_score"] = None

@@ -98,6 +98,7 @@ class TrialSpec:
     tuned_from: str | None = None  # final: the id of the study whose best configuration it re-runs
     tune_trials: int | None = None  # tune and final: tuning trials the study has (the same for every pair)
     tune_sampler: str | None = None  # tune and final: tpe | random | qmc
+    inference_lengths: tuple[int, ...] = ()  # sequence tasks: lengths to time inference at after training
 
 
 @dataclass
@@ -160,6 +161,19 @@ class Architecture:
     # What a tuned suite may vary: Config field or "training.<setting>" -> nnbench.LogUniform,
     # Uniform, IntRange or Choice (see nnbench.space). A suite can narrow or override it.
     search_space: ClassVar[dict[str, Any]] = {}
+    # Sequence models: the Config field that sets the model's width (``"d_model"``, ``"hidden"``),
+    # recorded per trial as ``model_width`` for the report's recall section; None: not declared.
+    width_option: ClassVar[str | None] = None
+
+    def state_size(self, task: TaskSpec, config: Any, *, length: int) -> int | None:
+        """Numbers one sequence's inference keeps after ``length`` positions to go on reading it, or None
+        (the default: not declared).
+
+        A recurrent network's state, a Transformer's KV cache (grows with ``length``), a causal
+        convolution's buffer of recent inputs. Recorded per trial as ``state_numbers`` and
+        ``state_bytes`` (for the report's recall and context sections); never called to train.
+        """
+        return None
 
     def build(self, task: TaskSpec, config: Any) -> torch.nn.Module:
         """Return a model mapping ``(B, *task.input_shape)`` to ``(B, *task.output_shape)``."""

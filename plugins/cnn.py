@@ -190,6 +190,7 @@ class CNN(nnbench.Architecture):
     name = "cnn"
     modalities = frozenset({"image", "sequence"})
     kinds = frozenset({"classification", "regression"})
+    width_option = "channels"
 
     class Config(nnbench.Config):
         """Size and shape of the convolution stack."""
@@ -236,6 +237,21 @@ class CNN(nnbench.Architecture):
         ):
             return f"cnn's per-position head needs one output per input position, got {task.input_shape} -> {task.output_shape}"
         return None
+
+    def state_size(self, task: nnbench.TaskSpec, config: CNN.Config, *, length: int) -> int | None:
+        """The receptive-field buffer of a streaming TCN: block i keeps its last (kernel_size - 1) x
+        dilation**i inputs, whatever the length; None for images."""
+        if task.modality != "sequence":
+            return None
+        first = (
+            config.embed_dim
+            if task.vocab_size
+            else (task.input_shape[1] if len(task.input_shape) == 2 else 1)
+        )
+        return sum(
+            (config.kernel_size - 1) * config.dilation**i * (first if i == 0 else config.channels)
+            for i in range(config.depth)
+        )
 
     def build(self, task: nnbench.TaskSpec, config: CNN.Config) -> nn.Module:
         """An :class:`ImageCNN` or a :class:`SequenceCNN` for ``task``."""

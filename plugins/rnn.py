@@ -104,6 +104,7 @@ class RNN(nnbench.Architecture):
     name = "rnn"
     modalities = frozenset({"sequence", "image"})
     kinds = frozenset({"classification", "regression"})
+    width_option = "hidden"
 
     class Config(nnbench.Config):
         """Cell type and size of the recurrent stack."""
@@ -146,6 +147,13 @@ class RNN(nnbench.Architecture):
         if len(task.output_shape) == 2 and task.output_shape[0] != task.input_shape[0]:
             return f"rnn's per-position head needs one output per input position, got {task.input_shape} -> {task.output_shape}"
         return None
+
+    def state_size(self, task: nnbench.TaskSpec, config: RNN.Config, *, length: int) -> int | None:
+        """Per layer the hidden state (and an LSTM's cell state), whatever the length; None when
+        bidirectional (the backward direction reads the whole sequence first) or not a sequence."""
+        if config.bidirectional or task.modality != "sequence":
+            return None
+        return config.layers * config.hidden * (2 if config.cell == "lstm" else 1)
 
     def build(self, task: nnbench.TaskSpec, config: RNN.Config) -> nn.Module:
         """An :class:`RNNNet` for ``task``; a bidirectional network on a causal task is a ValueError."""

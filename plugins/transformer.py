@@ -200,6 +200,7 @@ class Transformer(nnbench.Architecture):
     name = "transformer"
     modalities = frozenset({"tabular", "image", "sequence"})
     kinds = frozenset({"classification", "regression"})
+    width_option = "d_model"
 
     class Config(nnbench.Config):
         """Size of the encoder and how inputs become tokens."""
@@ -254,6 +255,14 @@ class Transformer(nnbench.Architecture):
         if len(task.output_shape) == 2 and task.output_shape[0] != task.input_shape[0]:
             return f"transformer's per-position head needs one output per input position, got {task.input_shape} -> {task.output_shape}"
         return None
+
+    def state_size(self, task: nnbench.TaskSpec, config: Transformer.Config, *, length: int) -> int | None:
+        """The KV cache: a key and a value of d_model per token per block, so it grows with ``length``
+        (one token more for the CLS token of whole-sequence tasks); None for tables and images."""
+        if task.modality != "sequence":
+            return None
+        tokens = length + (1 if len(task.output_shape) == 1 and config.pool == "cls" else 0)
+        return 2 * config.depth * tokens * config.d_model
 
     def build(self, task: nnbench.TaskSpec, config: Transformer.Config) -> nn.Module:
         """A :class:`TransformerNet` for ``task``."""

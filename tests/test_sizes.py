@@ -21,8 +21,9 @@ from nnbench.types import Architecture
 from .test_family_architectures import TASKS, image_spec
 
 SIZES = ["xs", "s", "m", "l"]
-BUILTIN = {"cnn", "diffusion", "gan", "gbdt", "mlp", "rnn", "transformer"}
-GENERIC_TRAINER = {"cnn", "mlp", "rnn", "transformer"}  # the others own their loop (and their lr)
+BUILTIN = {"cnn", "diffusion", "gan", "gbdt", "mlp", "rnn", "transformer", "ssm", "linear-attention", "hyena"}
+# the others own their loop (and their lr)
+GENERIC_TRAINER = {"cnn", "mlp", "rnn", "transformer", "ssm", "linear-attention", "hyena"}
 DRAWS = 20
 BATCH = 4
 

@@ -46,11 +46,15 @@ BUILTINS = {
     "cnn": {"digits", "digits-shifted", "mnist1d"},
     "rnn": {"digits", "running-parity", "mqar"},
     "transformer": {"digits", "tabular-real", "running-parity", "mqar"},
+    "ssm": {"running-parity", "mnist1d", "mnist1d-shuffled", "mqar"},
+    "linear-attention": {"running-parity", "mnist1d", "mnist1d-shuffled", "mqar"},
+    "hyena": {"running-parity", "mnist1d", "mnist1d-shuffled", "mqar"},
     "gan": {"toy2d", "digits-gen"},
     "diffusion": {"toy2d", "digits-gen"},
     "gbdt": {"tabular-real", "tabular"},
 }
-SLOW_BUILTINS = {"mlp", "cnn", "rnn", "transformer", "gan", "diffusion"}  # 4-15 s each on one core
+SLOW_BUILTINS = {"mlp", "cnn", "rnn", "transformer", "gan", "diffusion", "ssm", "linear-attention", "hyena"}
+CAUSAL_TASKS = {"running-parity", "mqar"}  # the built-in tasks whose TaskSpec is causal
 
 
 @pytest.mark.parametrize(
@@ -65,7 +69,8 @@ def test_every_builtin_architecture_conforms(name):
     generative = name in ("gan", "diffusion")
     for task, checks in by_task.items():
         if task != ARCHITECTURE_WIDE:
-            assert checks == (GENERATIVE_CHECKS if generative else DIRECT_CHECKS), (task, checks)
+            expected = GENERATIVE_CHECKS if generative else DIRECT_CHECKS
+            assert checks == expected | ({"causal"} if task in CAUSAL_TASKS else set()), (task, checks)
     assert {r.architecture for r in results} == {name}
     assert "listops" not in by_task  # long tasks only when named
     assert all(r.check in CHECKS for r in results)
@@ -468,3 +473,137 @@ def test_the_pytest_plugin_gives_a_plugin_authors_tests_the_fixtures(tmp_path):
     result = run_module("pytest", "-q", "-p", "no:cacheprovider", "test_mine.py", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+# -- causality: a model that looks ahead fails on causal tasks, and only there ----------------------------
+LOOKAHEAD = '''
+"""Per-position sequence models for the causality check: one reads the whole sequence, one does not."""
+
+import torch
+from torch import nn
+
+import nnbench
+from nnbench import hookimpl
+
+
+class Pooled(nn.Module):
+    """Embed each token, then output t is a linear map of the token at t and a mean of the sequence."""
+
+    def __init__(self, task, causal):
+        super().__init__()
+        self.causal = causal
+        self.embed = nn.Embedding(task.vocab_size, 16)
+        self.head = nn.Linear(32, task.output_shape[1])
+
+    def forward(self, x):
+        h = self.embed(x)  # (B, T, 16)
+        if self.causal:  # the mean of positions <= t
+            context = h.cumsum(dim=1) / torch.arange(1, h.shape[1] + 1)[:, None]
+        else:  # the mean of the whole sequence, at every t: looks ahead
+            context = h.mean(dim=1, keepdim=True).expand_as(h)
+        return self.head(torch.cat([h, context], dim=-1))  # (B, T, C)
+
+
+class LooksAhead(nnbench.Architecture):
+    name = "looks-ahead"
+    modalities = {"sequence"}
+    kinds = {"classification"}
+
+    def incompatibility(self, task):
+        if not task.vocab_size or len(task.output_shape) != 2:
+            return "per-position token tasks only"
+        return super().incompatibility(task)
+
+    def build(self, task, config):
+        return Pooled(task, causal=False)
+
+
+class PrefixMean(LooksAhead):
+    name = "prefix-mean"
+
+    def build(self, task, config):
+        return Pooled(task, causal=True)
+
+
+class LooksAheadOwnLoop(LooksAhead):
+    """The same model trained by its own loop: the kit checks it through short trials."""
+
+    name = "looks-ahead-own-loop"
+
+    def train(self, model, task, config, ctx):
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        for _ in ctx.loop.steps(model, optimizer):
+            x, y = ctx.loop.batch()
+            loss = task.loss(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            ctx.loop.record_loss(loss)
+        return ctx.loop.result()
+
+
+@hookimpl
+def register_architectures(register):
+    for cls in (LooksAhead, PrefixMean, LooksAheadOwnLoop):
+        register(cls())
+'''
+
+
+@pytest.fixture
+def lookahead(tmp_path):
+    path = tmp_path / "lookahead.py"
+    path.write_text(LOOKAHEAD)
+    return path
+
+
+def test_a_model_that_looks_ahead_fails_only_the_causal_check(lookahead):
+    results = check_architecture("looks-ahead", plugin_files=[lookahead])
+    assert {"running-parity", "mqar"} <= set(checks_by_task(results))
+    failures = failed(results)
+    assert set(failures) == {("running-parity", "causal"), ("mqar", "causal")}  # every other check passes
+    for detail in failures.values():
+        assert detail.startswith("looks ahead: outputs at positions <= 0 changed by")
+        assert "\n" not in detail and "is causal" in detail
+
+
+def test_the_same_model_reading_only_the_past_passes(lookahead):
+    results = assert_architecture_conforms("prefix-mean", plugin_files=[lookahead])
+    causal = [r for r in results if r.check == "causal"]
+    assert {r.task for r in causal} == {"running-parity", "mqar"}
+    assert all("later outputs moved by up to" in r.detail for r in causal)
+
+
+def test_an_own_loop_model_that_looks_ahead_fails_through_its_trials(lookahead):
+    results = check_architecture("looks-ahead-own-loop", tasks=["running-parity"], plugin_files=[lookahead])
+    assert set(failed(results)) == {("running-parity", "causal")}
+
+
+def test_nnbench_check_says_in_one_line_that_the_model_looks_ahead(lookahead, group):
+    result = CliRunner().invoke(
+        group, ["check", "looks-ahead", "--plugin", str(lookahead), "--task", "mqar", "--json"]
+    )
+    assert result.exit_code == 1, result.output
+    [causal] = [r for r in json.loads(result.output) if r["check"] == "causal"]
+    assert not causal["passed"] and causal["detail"].startswith("looks ahead")
+
+
+def test_the_causal_check_tolerates_rounding_but_not_a_small_look_ahead():
+    import torch
+
+    from nnbench.testing import check_causal
+    from nnbench.types import TaskSpec
+
+    spec = TaskSpec("t", "sequence", "regression", (8, 1), (8, 1), causal=True)
+    x = torch.randn(4, 8, 1)
+
+    class Rounding(torch.nn.Module):  # output t = prefix sum, plus noise at the level of float rounding
+        def forward(self, inputs):
+            return inputs.cumsum(dim=1) + 1e-7 * inputs.sum(dim=1, keepdim=True)
+
+    class Peeks(torch.nn.Module):  # output t also reads t + 1, a little
+        def forward(self, inputs):
+            return inputs + 1e-2 * torch.roll(inputs, -1, dims=1)
+
+    assert check_causal(Rounding(), x, spec)[0]
+    passed, detail = check_causal(Peeks(), x, spec)
+    assert not passed and "positions <= 0" in detail

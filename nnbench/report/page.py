@@ -21,7 +21,9 @@ from markupsafe import Markup
 
 from nnbench.report import (
     across_section,
+    context_section,
     figures,
+    recall_section,
     run_sections,
     scaling_section,
     summary_section,
@@ -37,6 +39,8 @@ TASK_SECTIONS: tuple[TaskSectionKind, ...] = (
     TaskSectionKind("tasks", "Tasks", "_task.html", task_section.build, per_task=True),
     TaskSectionKind("tuning", "Tuning", "_tuning.html", tuning_section.build),
     TaskSectionKind("scaling", "Scaling", "_scaling.html", scaling_section.build),
+    TaskSectionKind("recall", "Recall", "_recall.html", recall_section.build),
+    TaskSectionKind("context", "Cost against context length", "_context.html", context_section.build),
 )
 
 

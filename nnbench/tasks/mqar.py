@@ -5,6 +5,12 @@ at random positions among random filler tokens; at each query the model must out
 Arora et al., 2023, "Zoology: Measuring and Improving Recall in Efficient Language Models" (the
 ``multiquery_ar`` generator: keys from the lower half of the vocabulary, values from the upper half,
 queries placed with a power-law bias towards the start of the query region).
+
+Zoology trains and tests on a mix of key-value counts and reports recall per count, since a model with
+a fixed state recalls a few pairs well and many badly. ``min_kv_pairs`` does that here: sequences then
+hold ``min_kv_pairs``, twice that, four times that, ... up to ``num_kv_pairs`` pairs, an equal share of
+every split each, and ``evaluate`` reports ``accuracy_kv<K>`` for every count K (without it, every
+sequence holds ``num_kv_pairs`` and ``accuracy_kv<num_kv_pairs>`` equals ``accuracy``).
 """
 
 from __future__ import annotations
@@ -81,6 +87,8 @@ class MQAR(ClassificationTask):
         vocab_size: int = Field(64, ge=4)  # keys from 1..V/2-1, values from V/2..V-1
         seq_len: int = Field(64, ge=4)  # tokens per sequence: 2K of pairs, then the query region
         num_kv_pairs: int = Field(8, ge=1)  # key-value pairs per sequence, each queried once
+        # With a value: sequences hold min_kv_pairs, 2x, 4x, ... up to num_kv_pairs pairs, in equal shares.
+        min_kv_pairs: int | None = Field(None, ge=1)
         n_train: int = Field(10000, ge=1)  # training sequences
         n_val: int = Field(500, ge=1)  # validation sequences
         n_test: int = Field(1000, ge=1)  # test sequences
@@ -96,7 +104,20 @@ class MQAR(ClassificationTask):
                     f"seq_len={self.seq_len} leaves no room for {self.num_kv_pairs} pairs and their queries "
                     f"(needs at least {4 * self.num_kv_pairs})"
                 )
+            if self.min_kv_pairs is not None and self.min_kv_pairs > self.num_kv_pairs:
+                raise ValueError(
+                    f"min_kv_pairs={self.min_kv_pairs} is above num_kv_pairs={self.num_kv_pairs}"
+                )
             return self
+
+        def kv_counts(self) -> list[int]:
+            """The numbers of key-value pairs sequences hold, smallest first."""
+            if self.min_kv_pairs is None:
+                return [self.num_kv_pairs]
+            counts = [self.min_kv_pairs]
+            while counts[-1] * 2 < self.num_kv_pairs:
+                counts.append(counts[-1] * 2)
+            return sorted({*counts, self.num_kv_pairs})
 
     def spec(self) -> TaskSpec:
         """Tokens ``(T,)`` over the vocabulary to per-position logits ``(T, V)``, causal."""
@@ -135,13 +156,21 @@ class MQAR(ClassificationTask):
 
         def drawer(rng: np.random.Generator):
             def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
-                return make_examples(
-                    n,
-                    vocab_size=config.vocab_size,
-                    seq_len=config.seq_len,
-                    num_kv_pairs=config.num_kv_pairs,
-                    rng=rng,
-                )
+                # Every count of key-value pairs an equal share (one count without min_kv_pairs).
+                counts = config.kv_counts()
+                shares = [n // len(counts) + (i < n % len(counts)) for i in range(len(counts))]
+                parts = [
+                    make_examples(
+                        share, vocab_size=config.vocab_size, seq_len=config.seq_len, num_kv_pairs=count, rng=rng
+                    )
+                    for count, share in zip(counts, shares)
+                ]
+                tokens = np.concatenate([p[0] for p in parts])  # (n, T)
+                targets = np.concatenate([p[1] for p in parts])
+                if len(counts) > 1:  # mixed counts: shuffled, so batches mix them too
+                    order = rng.permutation(n)
+                    tokens, targets = tokens[order], targets[order]
+                return tokens, targets
 
             return draw
 
@@ -157,16 +186,22 @@ class MQAR(ClassificationTask):
 
     def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
         """``accuracy`` (primary: over query positions), ``sequence_accuracy`` (every query of a sequence
-        right) and ``loss`` (cross-entropy over query positions)."""
+        right), ``loss`` (cross-entropy over query positions) and ``accuracy_kv<K>``: the accuracy over
+        the queries of sequences with K key-value pairs, for each K the split holds."""
         x, y = self.data[split]
         logits = metrics.predict(model, x)  # (N, T, V)
-        wrong = (logits.argmax(dim=-1) != y) & (y != metrics.IGNORE_INDEX)  # (N, T)
-        return {
+        queried = y != metrics.IGNORE_INDEX  # (N, T)
+        wrong = (logits.argmax(dim=-1) != y) & queried  # (N, T)
+        results = {
             "accuracy": metrics.accuracy(logits, y),
             "sequence_accuracy": (~wrong.any(dim=1)).float().mean().item(),
             "loss": metrics.cross_entropy(logits, y).item(),
         }
-
+        pairs = queried.sum(dim=1)  # (N,): each key is queried once, so the count of its pairs
+        for count in sorted(set(pairs.tolist())):
+            rows = pairs == count
+            results[f"accuracy_kv{count}"] = 1.0 - wrong[rows].sum().item() / queried[rows].sum().item()
+        return results
 
 @hookimpl
 def register_tasks(register):
