@@ -94,13 +94,20 @@ def _warn_plugin_failures() -> None:
     "--dry-run", is_flag=True, help="Print the expanded matrix and what the store holds; train nothing."
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@click.option(
+    "--track",
+    type=click.Choice(["mlflow", "tensorboard", "wandb"]),
+    multiple=True,
+    help="Also log to an experiment tracker (repeatable; needs pip install \"nnbench[NAME]\").",
+)
 @debug_option
-def run(suite, db, plugin_files, executor, workers, device, address, dry_run, quiet) -> None:
+def run(suite, db, plugin_files, executor, workers, device, address, dry_run, quiet, track) -> None:
     """Run a suite: train every architecture on every compatible task, resuming where it stopped.
 
     \b
     Example:
       nnbench run suites/smoke.yaml --db results.db
+      nnbench run suites/smoke.yaml --track mlflow --track tensorboard
     Exit status: 0 when every trial is ok, diverged or n/a; 1 when a trial failed
     (error, timeout, oom, crashed) or a plugin it needs did not load; 2 for bad input; 130 on Ctrl-C.
     """
@@ -118,6 +125,7 @@ def run(suite, db, plugin_files, executor, workers, device, address, dry_run, qu
         dry_run=dry_run,
         quiet=quiet,
         on_plan=None if dry_run else lambda planned: click.echo(start_line(planned)),
+        track=track,
     )
     _warn_plugin_failures()
     for entry in summary.unavailable:

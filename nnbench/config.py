@@ -21,6 +21,7 @@ from pydantic import Field
 
 from nnbench import plugins, registry, space
 from nnbench.errors import ConfigError, NnbenchError
+from nnbench.trackers import TrackerName
 from nnbench.types import Budget, Config, TaskSpec, TrainingSettings, TrialSpec
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
@@ -137,6 +138,7 @@ class SuiteModel(Config):
     architectures: list[str | dict[str, Any]] = Field(min_length=1)
     cost: CostModel = Field(default_factory=CostModel)
     tune: TuneModel | None = None  # tune every architecture on every task (a task entry may override)
+    track: list[TrackerName] = Field(default_factory=list)  # experiment trackers: mlflow, tensorboard, wandb
 
 
 @dataclass

@@ -6,6 +6,7 @@ next ``nnbench run`` of the same suite skips trials whose status is ok, diverged
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections import Counter
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nnbench import config as suite_config
-from nnbench import measure, plugins
+from nnbench import measure, plugins, trackers
 from nnbench.executors import Job, drive, make_executor
 from nnbench.store import Store
 from nnbench.trial import failure_record
@@ -111,12 +112,15 @@ def run_suite(
     quiet: bool = False,
     console=None,
     on_plan: Callable[[RunSummary], None] | None = None,
+    track: tuple[str, ...] | list[str] = (),
 ) -> RunSummary:
     """Run (or with ``dry_run`` only plan) a suite; return a :class:`RunSummary`.
 
     ``on_plan`` is called with the summary once the trials are planned, before any runs (the CLI
-    prints its start line there).
+    prints its start line there). ``track`` names experiment trackers to attach for this run, beside
+    the suite's ``track:`` (see :mod:`nnbench.trackers`).
     """
+    track = trackers.validated(track)
     if not isinstance(suite, suite_config.Suite):
         suite = suite_config.load_suite(suite, plugin_files)
     model = suite.model
@@ -175,6 +179,7 @@ def run_suite(
         ctx = SuiteContext(
             run_id=run_id, suite_name=model.name, device=resolved_device, db_path=str(store.path)
         )
+        trackers.attach([*model.track, *track])  # observers of this run only, in this process
         hook = plugins.pm.hook
         hook.suite_started(suite=suite, trials=[p.spec for p in summary.to_run], ctx=ctx)
 
@@ -209,7 +214,7 @@ def run_suite(
                 store.write_trial(record, curve)
                 summary.records.append(record)
                 display.finished(record["trial_id"], label, record)
-                hook.trial_finished(record=record, ctx=ctx)
+                hook.trial_finished(record=record, ctx=dataclasses.replace(ctx, curve=list(curve)))
 
             try:
                 runner.start(display.advance)
@@ -221,4 +226,5 @@ def run_suite(
                 summary.interrupted = True
         store.finish_run(run_id)
         hook.suite_finished(suite=suite, records=summary.records, ctx=ctx)
+        trackers.detach()
     return summary
