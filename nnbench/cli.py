@@ -98,7 +98,7 @@ def _warn_plugin_failures() -> None:
     "--track",
     type=click.Choice(["mlflow", "tensorboard", "wandb"]),
     multiple=True,
-    help="Also log to an experiment tracker (repeatable; needs pip install \"nnbench[NAME]\").",
+    help='Also log to an experiment tracker (repeatable; needs pip install "nnbench[NAME]").',
 )
 @debug_option
 def run(suite, db, plugin_files, executor, workers, device, address, dry_run, quiet, track) -> None:
