@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from nnbench.cli_options import DEBUG, db_option, debug_option, plugin_option
-from nnbench.errors import NnbenchError
+from nnbench.errors import DataError, NnbenchError
 
 
 class Group(click.Group):
@@ -206,13 +206,17 @@ def list_(what, as_json, plugin_files) -> None:
                 row["needs"] = required
             else:
                 task = task_cls()
-                spec, metric = task.spec(), task.metric()
+                try:
+                    spec, metric = task.spec(), task.metric()
+                except DataError:  # a public dataset not fetched yet: `nnbench data fetch NAME`
+                    spec = metric = None
+                    row.update(needs=["data_dir"], fetch=f"nnbench data fetch {name}")
                 row.update(
-                    modality=spec.modality,
-                    kind=spec.kind,
-                    metric=metric.name,
-                    higher_is_better=metric.higher_is_better,
-                    target=metric.target,
+                    modality=spec and spec.modality,
+                    kind=spec and spec.kind,
+                    metric=metric and metric.name,
+                    higher_is_better=metric and metric.higher_is_better,
+                    target=metric and metric.target,
                 )
             row.update(plugin=reg.owners[("task", name)], description=task_cls.description)
             rows.append(row)
@@ -232,6 +236,8 @@ def list_(what, as_json, plugin_files) -> None:
         for row in rows:
             if row.get("needs"):
                 row["modality"] = "needs " + ", ".join(f"{k}:" for k in row["needs"])
+                if row.get("fetch"):
+                    row["modality"] += f" or {row['fetch']}"
             if "sizes" in row:
                 row["sizes"] = list(row["sizes"])
         print_table(what, columns, [[row[c] for c in columns] for row in rows])
@@ -305,6 +311,12 @@ from nnbench.cli_plugins import check, new_plugin  # noqa: E402
 
 cli.add_command(check)
 cli.add_command(new_plugin)
+
+
+# data (list, fetch): the public datasets, in their own module.
+from nnbench.cli_data import data  # noqa: E402
+
+cli.add_command(data)
 
 
 def main() -> None:

@@ -212,7 +212,8 @@ def curve_by_step(curve: Iterable[dict[str, Any]]) -> list[tuple[int, dict[str, 
 
 def trial_name(record: dict[str, Any]) -> str:
     """A human name for a trial's run: ``mlp width=64 · digits · seed 0``."""
-    return f"{record.get('arch_label') or record.get('architecture')} · {record.get('task')} · seed {record.get('seed')}"
+    architecture = record.get("arch_label") or record.get("architecture")
+    return f"{architecture} · {record.get('task')} · seed {record.get('seed')}"
 
 
 def probe(url: str, timeout: float = PROBE_TIMEOUT_S) -> None:
