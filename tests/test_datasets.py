@@ -11,9 +11,11 @@ import hashlib
 import io
 import json
 import socket
+import subprocess
+import sys
 import tarfile
-import threading
 import textwrap
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -208,7 +210,9 @@ def test_a_mirror_serves_the_same_files(server, monkeypatch, group):
 
 # -- refused files ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("damage", ["tampered", "truncated", "longer"])
-def test_a_damaged_file_is_refused_with_both_checksums_and_nothing_is_kept(server, monkeypatch, group, damage):
+def test_a_damaged_file_is_refused_with_both_checksums_and_nothing_is_kept(
+    server, monkeypatch, group, damage
+):
     base, served = server
     published = tiny_mnist_files()
     pin(monkeypatch, "mnist", base, published)
@@ -394,3 +398,14 @@ def test_list_tasks_says_how_to_fetch_a_dataset_not_in_the_cache(group):
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["mnist"]["fetch"] == "nnbench data fetch mnist" and rows["mnist"]["modality"] is None
     assert rows["digits"]["modality"] == "image"
+
+
+def test_data_commands_do_not_import_torch(group):
+    code = (
+        "import sys; from nnbench.cli import cli; cli(['data', 'list'], standalone_mode=False); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("False")
+    help_text = CliRunner().invoke(group, ["data", "fetch", "--help"]).stdout
+    assert "--mirror URL" in help_text and "--dir" in help_text
