@@ -146,6 +146,17 @@ def test_mlflow_server_down_warns_once_and_every_result_is_stored(tmp_path):
     assert [row["status"] for row in rows.values()] == ["ok", "ok"]
 
 
+def test_a_bad_tracking_uri_warns_once_and_every_result_is_stored(tmp_path, monkeypatch, capsys):
+    need("mlflow")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "badscheme://nowhere")
+    db = tmp_path / "r.db"
+    summary = nnbench.run_suite(write_suite(tmp_path), db=db, quiet=True, track=["mlflow"])
+    assert summary.exit_code == 0 and summary.counts == {"ok": 2}
+    [warning] = tracker_warnings(capsys.readouterr().err, "mlflow")
+    assert "failed to start" in warning and "badscheme://nowhere" in warning
+    assert len(nnbench.load_results(db)) == 2
+
+
 def test_a_missing_tracker_package_warns_once_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` now raises ImportError
     db = tmp_path / "r.db"
