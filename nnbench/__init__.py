@@ -49,8 +49,10 @@ __all__ = [
     "get_architecture",
     "get_task",
     "hookimpl",
+    "figures",
     "load_curves",
     "load_results",
+    "results",
     "run_suite",
 ]
 
@@ -74,3 +76,16 @@ def load_curves(db=None) -> pandas.DataFrame:
     from nnbench.store import load_curves as _load_curves
 
     return _load_curves(db)
+
+
+def results(db=None, run: str | None = None):
+    """The store at ``db`` (one run with ``run``) as a :class:`nnbench.report.notebook.Results`: shown in
+    Jupyter as the report's summary; ``.figure(name)``, ``.figures()``, ``.trials``, ``.write_report()``."""
+    from nnbench.report.notebook import Results
+
+    return Results(db, run)
+
+
+def figures(db=None, run: str | None = None) -> dict:
+    """The report's plotly figures of the store at ``db``, by name (``mnist1d/quality-time``, ...)."""
+    return results(db, run).figures()

@@ -122,3 +122,28 @@ def test_readme_commands_are_the_ci_commands():
     assert 'pip install -c constraints.txt -e ".[dev,ray,trackers]" && bash scripts/test.sh' in readme
     assert "bash scripts/test.sh" in ci and '-c constraints.txt -e ".[dev,ray,trackers]"' in ci
     assert (REPO / "constraints.txt").read_text().strip() == "torch==2.13.0"
+
+
+@pytest.mark.slow
+def test_python_session_doc_runs_as_written(tmp_path):
+    import subprocess
+    import sys
+
+    files = doc_files("python.md")
+    assert set(files) == {"tiny.yaml", "session.py"}
+    for name, body in files.items():
+        (tmp_path / name).write_text(body)
+    result = subprocess.run(
+        [sys.executable, "session.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("0 Counter({'ok': 6})")
+    assert "tabular-real/curve-steps" in result.stdout and "across/heatmap" in result.stdout
+    assert (tmp_path / "curve.html").is_file() and (tmp_path / "report.html").is_file()
+    results = nnbench.results(tmp_path / "tiny.db")
+    html_text = results._repr_html_()
+    assert '<table class="summary">' in html_text and "tabular-real" in html_text
+    assert "<script" not in html_text  # a notebook cell: no scripts
+    with pytest.raises(nnbench.NnbenchError, match="did you mean 'tabular-real/curve-steps'"):
+        results.figure("tabular-real/curve-step")
+    assert set(nnbench.figures(tmp_path / "tiny.db")) == set(results.figures())

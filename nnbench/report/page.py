@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import pathlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -85,6 +86,28 @@ def write_report(
     return path
 
 
+@dataclass
+class Page:
+    """A report before it is rendered: its sections in order, every figure by div id, the overview
+    counts under the title, and the task names by their position (figure ids use the position)."""
+
+    sections: list[PageSection]
+    plots: dict[str, Any]
+    overview: dict[str, Any]
+    task_names: dict[int, str] = field(default_factory=dict)
+
+    def figure_names(self) -> dict[str, str]:
+        """Each figure's readable name by div id: ``mnist1d/quality-time``, ``across/heatmap``."""
+        names = {}
+        for div_id in self.plots:
+            parts = div_id.split("-", 2)  # fig, index, kind
+            if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) in self.task_names:
+                names[div_id] = f"{self.task_names[int(parts[1])]}/{parts[2]}"
+            else:
+                names[div_id] = "across/" + div_id.removeprefix("fig-")
+        return names
+
+
 def build_page(
     results: pd.DataFrame,
     curves: pd.DataFrame | None,
@@ -93,7 +116,7 @@ def build_page(
     sections: list[dict] | None = None,
     descriptions: Mapping[str, str] | None = None,
     benchmarks: dict | str | pathlib.Path | None = None,
-) -> tuple[list[PageSection], dict[str, Any], dict]:
+) -> Page:
     """The page's sections in order, every figure by div id, and the overview counts."""
     from nnbench.report.microbench import benchmark_context
 
@@ -185,7 +208,7 @@ def build_page(
         "has_tasks": bool(tasks),
         "has_tuning": bool(parts["tuning"]),
     }
-    return page, plots, overview
+    return Page(page, plots, overview, {index: str(name) for index, (name, _) in enumerate(ordered, start=1)})
 
 
 def render_report(
@@ -201,19 +224,19 @@ def render_report(
     plotly_src: str | None = None,
 ) -> str:
     """The report page as text; see :func:`write_report`."""
-    page, plots, overview = build_page(
+    page = build_page(
         results, curves, runs, sections=sections, descriptions=descriptions, benchmarks=benchmarks
     )
-    drawn = bool(plots or sections)
+    drawn = bool(page.plots or sections)
     return template("report.html").render(
         title=title,
         links=links or [],
-        overview=overview,
-        page_sections=page,
+        overview=page.overview,
+        page_sections=page.sections,
         plotly_js=plotly_bundle() if drawn and plotly_src is None else None,
         plotly_src=plotly_src if drawn else None,
-        figures_json=figures_json(plots) if plots else None,
-        template_json=script_json(figures.template()) if plots else None,
+        figures_json=figures_json(page.plots) if page.plots else None,
+        template_json=script_json(figures.template()) if page.plots else None,
     )
 
 
