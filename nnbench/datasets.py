@@ -26,7 +26,6 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -241,7 +240,6 @@ def fetch(
     mirror: str | None = None,
     root: str | os.PathLike | None = None,
     reporter: Reporter | None = None,
-    opener: Callable[..., Any] = urllib.request.urlopen,
 ) -> Path:
     """Fetch dataset ``name`` into ``root`` (default :func:`cache_root`); return its folder.
 
@@ -268,7 +266,7 @@ def fetch(
             if _has(staging / file.name, file):  # verified by an earlier, interrupted fetch
                 sources[file.name] = "staged"
                 continue
-            sources[file.name] = _download(dataset, file, bases, staging, reporter, opener)
+            sources[file.name] = _download(dataset, file, bases, staging, reporter)
             _verify(dataset, file, staging)
             reporter.line(f"{dataset.name}/{file.name}: sha256 {file.sha256} verified")
         if dataset.archive:
@@ -326,7 +324,7 @@ def _discard(staging: Path) -> None:
         staging.parent.rmdir()
 
 
-def _download(dataset: Dataset, file: RemoteFile, bases, staging: Path, reporter: Reporter, opener) -> str:
+def _download(dataset: Dataset, file: RemoteFile, bases, staging: Path, reporter: Reporter) -> str:
     """Download ``file`` to ``staging/<name>.part``, resuming, from the first base that serves it; then
     rename it to ``staging/<name>``. Return the URL it came from."""
     part = staging / f"{file.name}.part"
@@ -334,7 +332,7 @@ def _download(dataset: Dataset, file: RemoteFile, bases, staging: Path, reporter
     for base in bases:
         url = base.rstrip("/") + "/" + file.name
         try:
-            _stream(url, part, file, reporter, opener, f"{dataset.name}/{file.name}")
+            _stream(url, part, file, reporter, f"{dataset.name}/{file.name}")
         except urllib.error.HTTPError as exc:
             failures.append(f"{url}: HTTP {exc.code} {exc.reason}")
             continue
@@ -351,7 +349,7 @@ def _download(dataset: Dataset, file: RemoteFile, bases, staging: Path, reporter
     raise DataError(f"{dataset.name}/{file.name}: could not download it ({'; '.join(failures)})")
 
 
-def _stream(url: str, part: Path, file: RemoteFile, reporter: Reporter, opener, what: str) -> None:
+def _stream(url: str, part: Path, file: RemoteFile, reporter: Reporter, what: str) -> None:
     """Append the rest of ``url`` to ``part`` until it holds ``file.size`` bytes (or the server has no
     more), reconnecting with a Range request after a dropped connection, ``ATTEMPTS`` times at most."""
     from nnbench import __version__
@@ -368,7 +366,7 @@ def _stream(url: str, part: Path, file: RemoteFile, reporter: Reporter, opener, 
         if have:
             headers["Range"] = f"bytes={have}-"
         try:
-            response = opener(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+            response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
         except urllib.error.HTTPError as exc:
             if exc.code == 416 and have:  # nothing past what we have: let the checksum judge it
                 return

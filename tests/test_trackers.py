@@ -96,7 +96,8 @@ def test_mlflow_logs_a_parent_run_and_one_child_per_trial(tmp_path, monkeypatch)
     assert summary.exit_code == 0
     rows, curves = stored(db)
 
-    mlflow.set_tracking_uri(uri)
+    # mlflow.search_runs reads MLFLOW_TRACKING_URI, as the tracker did (no set_tracking_uri: it would
+    # stay set for the rest of this process, and export the variable to every later test)
     runs = mlflow.search_runs(experiment_names=["nnbench-trk"], output_format="pandas")
     assert len(runs) == 3
     [parent] = runs[runs["tags.mlflow.runName"] == summary.run_id].to_dict("records")
