@@ -332,3 +332,16 @@ def test_trackers_are_detached_after_the_run(tmp_path, monkeypatch):
     nnbench.run_suite(write_suite(tmp_path), db=tmp_path / "r.db", quiet=True, track=["tensorboard"])
     assert not [n for n, _ in plugins.pm.list_name_plugin() if n and n.startswith(trackers.PLUGIN_PREFIX)]
     assert len(store.load_runs(tmp_path / "r.db")) == 1
+
+
+def test_every_nnbench_package_is_listed_for_the_wheel():
+    """setuptools ships only the packages pyproject.toml lists: a new one (nnbench.trackers) must be there."""
+    from .conftest import REPO
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(path.parent.relative_to(REPO).parts) for path in (REPO / "nnbench").rglob("__init__.py")
+    }
+    assert found <= listed
