@@ -54,11 +54,11 @@ class PlainReporter:
 class RichReporter(PlainReporter):
     """Progress as a rich bar with bytes, speed and time left (on a terminal)."""
 
-    def __init__(self):
+    def __init__(self, console=None):
         from rich.console import Console
 
         super().__init__()
-        self.console = Console(stderr=True)
+        self.console = console or Console(stderr=True)
         self.progress = None
         self.task = None
 

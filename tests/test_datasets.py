@@ -409,3 +409,18 @@ def test_data_commands_do_not_import_torch(group):
     assert out.strip().endswith("False")
     help_text = CliRunner().invoke(group, ["data", "fetch", "--help"]).stdout
     assert "--mirror URL" in help_text and "--dir" in help_text
+
+
+def test_on_a_terminal_the_download_is_a_progress_bar():
+    from rich.console import Console
+
+    from nnbench.cli_data import RichReporter
+
+    out = io.StringIO()
+    reporter = RichReporter(Console(file=out, force_terminal=True, width=100))
+    reporter.start("mnist/train-images-idx3-ubyte.gz", 9_912_422, 4_956_211)  # resumed at half
+    reporter.advance(4_956_211)
+    reporter.finish()
+    text = out.getvalue()
+    assert "mnist/train-images-idx3-ubyte.gz" in text and "9.9/9.9 MB" in text
+    assert "\x1b[" in text  # drawn with terminal control codes, not printed as lines
