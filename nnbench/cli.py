@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from nnbench.cli_options import DEBUG, db_option, debug_option, plugin_option
-from nnbench.errors import NnbenchError
+from nnbench.errors import DataError, NnbenchError
 
 
 class Group(click.Group):
@@ -95,13 +95,20 @@ def _warn_plugin_failures() -> None:
     "--dry-run", is_flag=True, help="Print the expanded matrix and what the store holds; train nothing."
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@click.option(
+    "--track",
+    type=click.Choice(["mlflow", "tensorboard", "wandb"]),
+    multiple=True,
+    help='Also log to an experiment tracker (repeatable; needs pip install "nnbench[NAME]").',
+)
 @debug_option
-def run(suite, db, plugin_files, executor, workers, device, address, dry_run, quiet) -> None:
+def run(suite, db, plugin_files, executor, workers, device, address, dry_run, quiet, track) -> None:
     """Run a suite: train every architecture on every compatible task, resuming where it stopped.
 
     \b
     Example:
       nnbench run suites/smoke.yaml --db results.db
+      nnbench run suites/smoke.yaml --track mlflow --track tensorboard
     Exit status: 0 when every trial is ok, diverged or n/a; 1 when a trial failed
     (error, timeout, oom, crashed) or a plugin it needs did not load; 2 for bad input; 130 on Ctrl-C.
     """
@@ -119,6 +126,7 @@ def run(suite, db, plugin_files, executor, workers, device, address, dry_run, qu
         dry_run=dry_run,
         quiet=quiet,
         on_plan=None if dry_run else lambda planned: click.echo(start_line(planned)),
+        track=track,
     )
     _warn_plugin_failures()
     for entry in summary.unavailable:
@@ -199,13 +207,17 @@ def list_(what, as_json, plugin_files) -> None:
                 row["needs"] = required
             else:
                 task = task_cls()
-                spec, metric = task.spec(), task.metric()
+                try:
+                    spec, metric = task.spec(), task.metric()
+                except DataError:  # a public dataset not fetched yet: `nnbench data fetch NAME`
+                    spec = metric = None
+                    row.update(needs=["data_dir"], fetch=f"nnbench data fetch {name}")
                 row.update(
-                    modality=spec.modality,
-                    kind=spec.kind,
-                    metric=metric.name,
-                    higher_is_better=metric.higher_is_better,
-                    target=metric.target,
+                    modality=spec and spec.modality,
+                    kind=spec and spec.kind,
+                    metric=metric and metric.name,
+                    higher_is_better=metric and metric.higher_is_better,
+                    target=metric and metric.target,
                 )
             row.update(plugin=reg.owners[("task", name)], description=task_cls.description)
             rows.append(row)
@@ -225,6 +237,8 @@ def list_(what, as_json, plugin_files) -> None:
         for row in rows:
             if row.get("needs"):
                 row["modality"] = "needs " + ", ".join(f"{k}:" for k in row["needs"])
+                if row.get("fetch"):
+                    row["modality"] += f" or {row['fetch']}"
             if "sizes" in row:
                 row["sizes"] = list(row["sizes"])
         print_table(what, columns, [[row[c] for c in columns] for row in rows])
@@ -303,6 +317,12 @@ from nnbench.cli_plugins import check, new_plugin  # noqa: E402
 
 cli.add_command(check)
 cli.add_command(new_plugin)
+
+
+# data (list, fetch): the public datasets, in their own module.
+from nnbench.cli_data import data  # noqa: E402
+
+cli.add_command(data)
 
 
 def main() -> None:

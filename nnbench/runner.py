@@ -6,6 +6,7 @@ next ``nnbench run`` of the same suite skips trials whose status is ok, diverged
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections import Counter
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnbench import measure, plugins
+from nnbench import measure, plugins, trackers
 from nnbench.executors import Job, drive, make_executor
 from nnbench.plan import PlannedTrial, expand
 from nnbench.store import Store
@@ -112,13 +113,16 @@ def run_suite(
     quiet: bool = False,
     console=None,
     on_plan: Callable[[RunSummary], None] | None = None,
+    track: tuple[str, ...] | list[str] = (),
 ) -> RunSummary:
     """Run (or with ``dry_run`` only plan) a suite; return a :class:`RunSummary`.
 
     ``suite`` is a path or a parsed :class:`~nnbench.suite.Suite`; its plugin files (and ``plugin_files``)
     are loaded here, before the suite is planned. ``on_plan`` is called with the summary once the trials
-    are planned, before any runs (the CLI prints its start line there).
+    are planned, before any runs (the CLI prints its start line there). ``track`` names experiment
+    trackers to attach for this run, beside the suite's ``track:`` (see :mod:`nnbench.trackers`).
     """
+    track = trackers.validated(track)
     if not isinstance(suite, Suite):
         suite = load_suite(suite, plugin_files)
     elif plugin_files:
@@ -181,6 +185,7 @@ def run_suite(
         ctx = SuiteContext(
             run_id=run_id, suite_name=model.name, device=resolved_device, db_path=str(store.path)
         )
+        trackers.attach([*model.track, *track])  # observers of this run only, in this process
         hook = plugins.pm.hook
         hook.suite_started(suite=suite, trials=[p.spec for p in summary.to_run], ctx=ctx)
 
@@ -216,7 +221,7 @@ def run_suite(
                 store.write_trial(record, curve)
                 summary.records.append(record)
                 display.finished(record["trial_id"], label, record)
-                hook.trial_finished(record=record, ctx=ctx)
+                hook.trial_finished(record=record, ctx=dataclasses.replace(ctx, curve=list(curve)))
 
             try:
                 runner.start(display.advance)
@@ -228,4 +233,5 @@ def run_suite(
                 summary.interrupted = True
         store.finish_run(run_id)
         hook.suite_finished(suite=suite, records=summary.records, ctx=ctx)
+        trackers.detach()
     return summary

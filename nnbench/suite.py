@@ -25,6 +25,7 @@ from pydantic import Field
 
 from nnbench.errors import ConfigError
 from nnbench.names import did_you_mean
+from nnbench.trackers import TrackerName
 from nnbench.types import Config
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
@@ -138,6 +139,7 @@ class SuiteModel(Config):
     tune: TuneModel | None = None  # tune every architecture on every task (a task entry may override)
     # After training, each sequence trial times inference at these lengths (nnbench/context_probe.py).
     inference_lengths: list[pydantic.PositiveInt] = Field(default_factory=list)
+    track: list[TrackerName] = Field(default_factory=list)  # experiment trackers: mlflow, tensorboard, wandb
 
 
 # Keys an architecture or task entry may hold besides the options of its Config.

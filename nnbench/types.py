@@ -138,6 +138,9 @@ class SuiteContext:
     device: str
     db_path: str
     extra: dict[str, Any] = field(default_factory=dict)
+    # trial_finished only: the trial's evaluation points as stored in the curves table, each
+    # {"step", "train_s", "split", "metric", "value"} (the validation curve, then the test point).
+    curve: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Architecture:

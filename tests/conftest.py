@@ -29,6 +29,72 @@ def fresh_plugins(monkeypatch):
     plugins.reset()
 
 
+@pytest.fixture(autouse=True)
+def empty_data_cache(tmp_path_factory, monkeypatch) -> Path:
+    """Each test has its own empty data cache (NNBENCH_DATA): none reads the user's fetched datasets."""
+    path = tmp_path_factory.mktemp("nnbench-data")
+    monkeypatch.setenv("NNBENCH_DATA", str(path))
+    return path
+
+
+def idx_bytes(array) -> bytes:
+    """An IDX file holding a uint8 numpy array (LeCun's format: 0, 0, type 0x08, ndim, sizes, data)."""
+    import struct
+
+    header = b"\x00\x00\x08" + bytes([array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype("uint8").tobytes()
+
+
+def tiny_mnist_files(n_train: int = 40, n_test: int = 10, seed: int = 0) -> dict[str, bytes]:
+    """The four gzipped IDX files of a tiny MNIST-shaped dataset, by their published names."""
+    import gzip
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, size=(n_train, 28, 28)),
+        "train-labels-idx1-ubyte": np.arange(n_train) % 10,
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, size=(n_test, 28, 28)),
+        "t10k-labels-idx1-ubyte": np.arange(n_test) % 10,
+    }
+    return {f"{stem}.gz": gzip.compress(idx_bytes(array), mtime=0) for stem, array in arrays.items()}
+
+
+def tiny_cifar_batches(n: int = 4, seed: int = 0) -> dict[str, bytes]:
+    """The six pickled batches of a tiny CIFAR-10-shaped dataset, as the official archive has them."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    batches = {}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {
+            b"batch_label": name.encode(),
+            b"labels": [int(v) for v in rng.integers(0, 10, size=n)],
+            b"data": rng.integers(0, 256, size=(n, 3072)).astype(np.uint8),
+            b"filenames": [b"x.png"] * n,
+        }
+        batches[name] = pickle.dumps(batch, protocol=2)
+    return batches
+
+
+@pytest.fixture
+def fetched_datasets(empty_data_cache) -> Path:
+    """A data cache holding tiny stand-ins for MNIST, Fashion-MNIST and CIFAR-10, laid out as
+    ``nnbench data fetch`` leaves them (for suites that name those tasks without a data_dir)."""
+    for name in ("mnist", "fashion-mnist"):
+        (empty_data_cache / name).mkdir()
+        for file_name, body in tiny_mnist_files().items():
+            (empty_data_cache / name / file_name).write_bytes(body)
+    cifar = empty_data_cache / "cifar10" / "cifar-10-batches-py"
+    cifar.mkdir(parents=True)
+    for file_name, body in tiny_cifar_batches().items():
+        (cifar / file_name).write_bytes(body)
+    return empty_data_cache
+
+
 @pytest.fixture
 def group():
     """The ``nnbench`` click group, for invoking commands in-process with click's CliRunner."""

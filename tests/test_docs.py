@@ -137,8 +137,8 @@ def test_readme_suite_is_valid(tmp_path):
 def test_readme_commands_are_the_ci_commands():
     readme = (REPO / "README.md").read_text()
     ci = (REPO / ".ci" / "run").read_text()
-    assert 'pip install -c constraints.txt -e ".[dev,ray]" && bash scripts/test.sh' in readme
-    assert "bash scripts/test.sh" in ci and '-c constraints.txt -e ".[dev,ray]"' in ci
+    assert 'pip install -c constraints.txt -e ".[dev,ray,trackers]" && bash scripts/test.sh' in readme
+    assert "bash scripts/test.sh" in ci and '-c constraints.txt -e ".[dev,ray,trackers]"' in ci
     assert (REPO / "constraints.txt").read_text().strip() == "torch==2.13.0"
 
 

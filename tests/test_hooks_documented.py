@@ -151,7 +151,8 @@ def suite_started(suite, trials, ctx):
 
 @hookimpl
 def trial_finished(record, ctx):
-    log("trial_finished", trial_id=record["trial_id"], status=record["status"], run_id=ctx.run_id)
+    log("trial_finished", trial_id=record["trial_id"], status=record["status"], run_id=ctx.run_id,
+        curve=[[p["split"], p["metric"], p["step"], p["value"]] for p in ctx.curve])
 
 
 @hookimpl
@@ -264,6 +265,11 @@ def test_run_calls_every_lifecycle_hook_with_its_arguments(tmp_path, monkeypatch
 
     # trial_finished: after each trial, with its stored record; suite_finished: last, with all of them
     finished = by_hook["trial_finished"]
+    curves = store.load_curves(db)
+    for call in finished:  # ctx.curve: the trial's evaluation points, as the store has them
+        rows = curves[curves.trial_id == call["trial_id"]]
+        assert call["curve"] == rows[["split", "metric", "step", "value"]].values.tolist()
+        assert ["val", "accuracy", 5] in [point[:3] for point in call["curve"]]
     assert sorted(c["trial_id"] for c in finished) == sorted(trial_ids)
     assert all(c["status"] == "ok" and c["run_id"] == summary.run_id for c in finished)
     assert calls[-1]["hook"] == "suite_finished" and len(by_hook["suite_finished"]) == 1

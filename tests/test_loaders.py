@@ -144,10 +144,11 @@ def test_a_missing_folder_is_reported_when_the_suite_is_planned(tmp_path):
         task.spec()  # config expansion calls spec(): the error comes before any training
 
 
-def test_local_image_tasks_require_data_dir():
+def test_local_image_tasks_without_data_dir_read_the_cache_or_name_the_fetch_command():
     for task_class in (MNIST, FashionMNIST, CIFAR10):
-        with pytest.raises(pydantic.ValidationError, match="data_dir"):
-            task_class.Config()
+        task = task_class(task_class.Config())  # no data_dir: the data cache (empty in tests)
+        with pytest.raises(DataError, match=f"`nnbench data fetch {task_class.name}`"):
+            task.spec()
 
 
 # ---------------------------------------------------------------------------------------------

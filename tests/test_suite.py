@@ -145,7 +145,7 @@ def test_defaults_are_validated_too(write_suite):
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "suites").glob("*.yaml")), ids=lambda p: p.name)
-def test_every_shipped_suite_is_valid(path):
+def test_every_shipped_suite_is_valid(path, fetched_datasets):  # mnist.yaml, cifar10.yaml read the cache
     matrix = expand(load_suite(path), "cpu")
     assert matrix.trials or matrix.tuned
     assert not matrix.unavailable

@@ -153,7 +153,10 @@ def test_a_driver_side_failure_kills_and_reaps_the_trial_process(write_suite, mo
 
 @pytest.mark.slow
 def test_ctrl_c_before_any_trial_finished_says_so(tmp_path):
-    (tmp_path / "suite.yaml").write_text(PLAIN.replace("time: 2s", "time: 60s"))
+    # 60 s of time and no step cap that ends sooner: 5000 steps take about 3 s on an idle core, which
+    # would finish trials before the interrupt at 6 s.
+    suite = PLAIN.replace("time: 2s", "time: 60s").replace("steps: 5000", "steps: 10000000")
+    (tmp_path / "suite.yaml").write_text(suite)
     result = run_in_pty("run", "suite.yaml", "--db", "t.db", cwd=tmp_path, interrupt_after=6)
     assert result.returncode == 130, result.text[-2000:]
     assert "interrupted before any trial finished" in result.text

@@ -1,10 +1,11 @@
 """``mnist``, ``fashion-mnist`` and ``cifar10``: real image datasets read from files the user has.
 
-Nothing is downloaded: each task reads ``data_dir`` (the IDX files of MNIST or Fashion-MNIST, gzipped or
-not; the python pickle batches of CIFAR-10) through :mod:`nnbench.tasks.loaders`, which turns a missing or
-malformed file into one error naming it. The official test set is the test split, the same for every
-seed; the validation split is carved from the training set by the trial's seed, after dropping any
-training image byte-identical to a test image.
+Nothing is downloaded at run time: each task reads ``data_dir`` (the IDX files of MNIST or Fashion-MNIST,
+gzipped or not; the python pickle batches of CIFAR-10), or, when the suite gives none, the copy that
+``nnbench data fetch NAME`` put in the data cache (:mod:`nnbench.datasets`), through
+:mod:`nnbench.tasks.loaders`, which turns a missing or malformed file into one error naming it. The
+official test set is the test split, the same for every seed; the validation split is carved from the
+training set by the trial's seed, after dropping any training image byte-identical to a test image.
 """
 
 from __future__ import annotations
@@ -35,8 +36,20 @@ IDX_STEMS = (  # the four files of an MNIST-format dataset (each may also end in
 class LocalImagesConfig(BaseConfig):
     """Where the files are, and how much of the training set becomes the validation split."""
 
-    data_dir: Path  # the folder holding the dataset's files (required; relative to the working directory)
+    # The folder holding the dataset's files (relative to the working directory); none: the data cache's
+    # copy from `nnbench data fetch NAME` ($NNBENCH_DATA/NAME).
+    data_dir: Path | None = None
     val_fraction: float = Field(0.1, gt=0, lt=1)  # training rows held out for validation, chosen by the seed
+
+
+def data_dir(task: ClassificationTask) -> Path:
+    """The task's ``data_dir``, or its dataset's folder in the data cache (a DataError naming the fetch
+    command when it is not there)."""
+    if task.config.data_dir is not None:
+        return task.config.data_dir
+    from nnbench import datasets
+
+    return datasets.cached(task.name)
 
 
 def split_train(
@@ -79,9 +92,9 @@ class MNIST(ClassificationTask):
     tier = "local"
     description = (
         "MNIST (LeCun et al., 1998): 60000 training and 10000 test 28x28 handwritten digits, read from the "
-        "four IDX files in data_dir (gzipped or not). A real-data anchor for the image families: a CNN "
-        "should win (above 99%) thanks to its locality and translation priors, with an MLP close behind "
-        "(about 98%), since the digits are centred and the task is nearly solved by any family."
+        "four IDX files in data_dir or the data cache (gzipped or not). A real-data anchor for the image "
+        "families: a CNN should win (above 99%) thanks to its locality and translation priors, with an MLP "
+        "close behind (about 98%), since the digits are centred and the task is nearly solved by any family."
     )
     Config = LocalImagesConfig
     image_shape = (28, 28)
@@ -89,7 +102,7 @@ class MNIST(ClassificationTask):
     def spec(self) -> TaskSpec:
         """Images ``(1, 28, 28)`` in [0, 1] to 10 class logits; checks that the files are there."""
         for stem in IDX_STEMS:
-            loaders.find_file(self.config.data_dir, loaders.idx_names(stem), f"the {self.name} file {stem}")
+            loaders.find_file(data_dir(self), loaders.idx_names(stem), f"the {self.name} file {stem}")
         return TaskSpec(
             name=self.name,
             modality="image",
@@ -108,7 +121,7 @@ class MNIST(ClassificationTask):
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Float32 ``(N, 1, 28, 28)`` pixels / 255 and long labels; val carved from train by ``seed``."""
-        folder = self.config.data_dir
+        folder = data_dir(self)
         x, y = loaders.read_idx_pair(folder, "train", image_shape=self.image_shape)
         x_test, y_test = loaders.read_idx_pair(folder, "t10k", image_shape=self.image_shape)
         return split_train(x[:, None], y, (x_test[:, None], y_test), seed, self.config.val_fraction)
@@ -122,8 +135,8 @@ class FashionMNIST(MNIST):
     tier = "local"
     description = (
         "Fashion-MNIST (Xiao et al., 2017): 60000 training and 10000 test 28x28 images of 10 kinds of "
-        "clothing, in MNIST's IDX format, read from data_dir. Harder than MNIST and less forgiving of "
-        "models without spatial priors: a CNN should win (about 91-93%), ahead of an MLP (about 88-89%), "
+        "clothing, in MNIST's IDX format, read from data_dir or the data cache. Harder than MNIST and less "
+        "forgiving of models without spatial priors: a CNN should win (about 91-93%), ahead of an MLP (about 88-89%), "
         "since telling a shirt from a pullover takes local texture and shape."
     )
 
@@ -143,7 +156,8 @@ class CIFAR10(ClassificationTask):
     tier = "local"
     description = (
         "CIFAR-10 (Krizhevsky, 2009): 50000 training and 10000 test 32x32 colour images of 10 object "
-        "classes, read from the python pickle batches in data_dir (or data_dir/cifar-10-batches-py) with an "
+        "classes, read from the python pickle batches in data_dir (or data_dir/cifar-10-batches-py) or the "
+        "data cache, with an "
         "unpickler that builds numpy arrays and nothing else. Natural images with clutter, pose and colour: "
         "a CNN should win clearly (80-94% in minutes on a GPU), a ViT needs far more data or time to catch "
         "up, and an MLP stays near 50%."
@@ -152,7 +166,7 @@ class CIFAR10(ClassificationTask):
 
     def spec(self) -> TaskSpec:
         """Images ``(3, 32, 32)`` in [0, 1] to 10 class logits; checks that the batches are there."""
-        folder = loaders.cifar_folder(self.config.data_dir)
+        folder = loaders.cifar_folder(data_dir(self))
         for name in (*loaders.CIFAR_TRAIN_BATCHES, loaders.CIFAR_TEST_BATCH):
             loaders.find_file(folder, [name], f"CIFAR-10 batch {name}")
         return TaskSpec(
@@ -173,7 +187,7 @@ class CIFAR10(ClassificationTask):
 
     def make_data(self, seed: int) -> dict[str, tuple[Any, Any]]:
         """Float32 ``(N, 3, 32, 32)`` pixels / 255 and long labels; val carved from train by ``seed``."""
-        batches = loaders.read_cifar10(self.config.data_dir)
+        batches = loaders.read_cifar10(data_dir(self))
         x, y = batches["train"]
         return split_train(x, y, batches["test"], seed, self.config.val_fraction)
 
