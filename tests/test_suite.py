@@ -189,7 +189,7 @@ def test_unknown_keys_suggest_the_key_meant_at_every_level(write_suite):
         "5: executor.worker: unknown key; did you mean 'workers'?",
         "6: tune.seeed: unknown key; did you mean 'seed'?",
         "9: bogus: unknown key (expected one of: architectures, budget, cost, description, device, executor, "
-        "name, plugins, seeds, tasks, threads, training, tune)",
+        "inference_lengths, name, plugins, seeds, tasks, threads, track, training, tune)",
     ]
 
 
