@@ -261,12 +261,39 @@ def _entry(entry: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return name, options
 
 
-def _label(name: str, options: dict[str, Any]) -> str:
-    """``mlp width=8 lr=0.01``: the entry's name and the options it sets, training overrides last."""
-    parts = [f"{k}={v}" for k, v in options.items() if k != "training"]
+def _flat_options(options: dict[str, Any]) -> dict[str, Any]:
+    """An entry's options with its training overrides flattened in, training last: ``{"width": 8, "lr": ...}``."""
+    flat = {k: v for k, v in options.items() if k != "training"}
     training = options.get("training")
     if isinstance(training, dict):  # anything else is reported as an error of the entry
-        parts += [f"{k}={v}" for k, v in training.items()]
+        flat.update(training)
+    return flat
+
+
+def distinguishing_options(entries: list[tuple[str, dict[str, Any]]]) -> dict[str, set[str]]:
+    """Per architecture name, the options whose values differ between its configurations in the suite.
+
+    ``entries`` are (name, options) of every configuration (grids expanded). An option set to one value
+    everywhere (``diffusion`` with ``eval_every: 500`` as its only entry) tells nothing apart, so labels
+    leave it out; the full configuration stays in the record and the report's hover text.
+    """
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for name, options in entries:
+        by_name.setdefault(name, []).append(_flat_options(options))
+    out: dict[str, set[str]] = {}
+    for name, configurations in by_name.items():
+        keys = {key for flat in configurations for key in flat}
+        missing = object()
+        out[name] = {
+            key for key in keys if len({repr(flat.get(key, missing)) for flat in configurations}) > 1
+        }
+    return out
+
+
+def _label(name: str, options: dict[str, Any], shown: set[str] | None = None) -> str:
+    """``mlp width=8 lr=0.01``: the entry's name and the options that tell it apart (``shown``; every
+    option it sets when None), training overrides last."""
+    parts = [f"{k}={v}" for k, v in _flat_options(options).items() if shown is None or k in shown]
     return " ".join([name, *parts])
 
 
@@ -479,11 +506,25 @@ class _Planner:
             higher_is_better=task.higher_is_better,
         )
 
+    def configurations(self) -> list[tuple[str, dict[str, Any]]]:
+        """(name, options) of every architecture configuration of the suite (entries that cannot be read
+        are left to :meth:`expand`, which reports them)."""
+        out = []
+        for entry in self.suite.model.architectures:
+            try:
+                name, options = _entry(entry)
+            except ValueError:
+                continue
+            options = {k: v for k, v in options.items() if k != "search_space"}
+            out += [(name, combo) for combo in _grid(options)]
+        return out
+
     def expand(self) -> Matrix:
         model = self.suite.model
         budget = Budget(steps=model.budget.steps, seconds=model.budget.time)
         tasks = self.tasks()
         matrix = Matrix([], self.unavailable)
+        shown = distinguishing_options(self.configurations())
         for index, entry in enumerate(model.architectures):
             try:
                 name, options = _entry(entry)
@@ -497,7 +538,7 @@ class _Planner:
             if entry_space is None:
                 continue
             for combo in _grid(options):
-                label = _label(name, combo)
+                label = _label(name, combo, shown.get(name))
                 size = combo.pop("size", None)
                 overrides = combo.pop("training", None) or {}
                 size_values = self.size_overrides(index, arch, size)

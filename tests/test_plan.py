@@ -94,3 +94,32 @@ def test_a_trial_id_is_the_hash_of_its_identity_and_nothing_else():
     assert plain_trial(_pair(task_version=2), 0, budget).trial_id != spec.trial_id
     assert plain_trial(_pair(size="s"), 0, budget).trial_id != spec.trial_id
     assert spec.label == "mlp · digits · seed 0" and spec.threads == 1 and spec.training.lr == 0.001
+
+
+def test_labels_show_only_the_options_that_tell_an_architectures_entries_apart(write_suite):
+    from nnbench.plan import expand
+    from nnbench.suite import load_suite
+
+    path = write_suite(
+        """
+        name: labels
+        budget: {steps: 5}
+        tasks: [tabular-real]
+        architectures:
+          - {name: mlp, width: [8, 16]}
+          - {name: mlp, width: 8, training: {lr: 0.1}}
+          - {name: transformer, depth: 1, training: {eval_every: 500}}
+        """
+    )
+    labels = sorted({planned.arch_label for planned in expand(load_suite(path), "cpu").trials})
+    assert labels == ["mlp width=16", "mlp width=8", "mlp width=8 lr=0.1", "transformer"]
+
+
+def test_the_quick_suite_labels_its_generators_by_name_alone():
+    from nnbench.plan import expand
+    from nnbench.suite import load_suite
+
+    labels = {
+        planned.arch_label for planned in expand(load_suite(REPO / "suites" / "quick.yaml"), "cpu").trials
+    }
+    assert {"gan", "diffusion"} <= labels and not any("eval_every" in label for label in labels)
