@@ -337,6 +337,30 @@ def task_margin(task_trials: pd.DataFrame) -> Margin | None:
     return Margin(float(value), relative=bool(relative) if relative is not None else False)
 
 
+def task_looks(task_trials: pd.DataFrame) -> verdict.Looks:
+    """The planned looks the task's trials recorded (``seeds_min``, ``seeds_max``: adaptive seeds);
+    one look when none did (a list of seeds).
+
+    A store may hold one task's trials from runs with different plans (a fixed list, then adaptive
+    seeds): the plan with the most looks wins, the most cautious reading (its boundary spends alpha
+    over the most looks).
+    """
+    if "seeds_min" not in task_trials or "seeds_max" not in task_trials:
+        return verdict.ONE_LOOK
+    plans = set()
+    for low, high in zip(task_trials["seeds_min"], task_trials["seeds_max"], strict=True):
+        try:
+            low, high = int(low), int(high)
+        except (TypeError, ValueError):  # None or NaN: a trial of a fixed list of seeds
+            continue
+        if verdict.MIN_SEEDS <= low <= high:
+            plans.add((low, high))
+    if not plans:
+        return verdict.ONE_LOOK
+    low, high = max(plans, key=lambda plan: (plan[1] - plan[0], plan[1]))
+    return verdict.Looks(low, high)
+
+
 def task_anchors(task_trials: pd.DataFrame) -> tuple[float, float] | None:
     """The ``(zero, one)`` normalisation anchors the task's trials recorded; None if none."""
     value = _first_value(task_trials, "anchors")
@@ -406,12 +430,14 @@ def verdict_of_task(
     *,
     margin: Margin | float | None = None,
     alpha: float = ALPHA,
-    looks: int = 1,
+    looks: verdict.Looks | int | None = None,
 ) -> verdict.TaskVerdict:
     """The verdict of one task from its trial rows (:func:`nnbench.verdict.task_verdict`).
 
-    The direction and the margin default to what the trials recorded (:func:`task_direction`,
-    :func:`task_margin`); pass ``margin`` to override the task's (a suite's ``margin:``).
+    The direction, the margin and the planned looks default to what the trials recorded
+    (:func:`task_direction`, :func:`task_margin`, :func:`task_looks`): the verdict a store's reader
+    gets is the one the run that wrote the trials decided with. Pass ``margin`` or ``looks`` to
+    override them.
     """
     direction = task_direction(task_trials) if higher_is_better is None else higher_is_better
     return verdict.task_verdict(
@@ -419,7 +445,7 @@ def verdict_of_task(
         higher_is_better=direction,
         margin=task_margin(task_trials) if margin is None else margin,
         alpha=alpha,
-        looks=looks,
+        looks=task_looks(task_trials) if looks is None else looks,
     )
 
 
@@ -429,7 +455,7 @@ def leaderboard(
     *,
     margin: Margin | float | None = None,
     alpha: float = ALPHA,
-    looks: int = 1,
+    looks: verdict.Looks | int | None = None,
 ) -> pd.DataFrame:
     """One row per architecture label of one task, best first; unscored architectures last, unranked.
 
