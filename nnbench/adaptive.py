@@ -15,7 +15,7 @@ is a :class:`nnbench.executors.JobSource`: it hands a job to every free worker s
 task has one ready, so while one task waits for its look's last trial the others' trials run.
 
 Each finished trial's record gets ``seeds_min``/``seeds_max`` (the planned looks, which every verdict
-of the store reads back: :func:`nnbench.stats.task_looks`), ``seed_look`` (0 for the first ``min``
+of the store reads back: :func:`nnbench.stats.planned_looks`), ``seed_look`` (0 for the first ``min``
 seeds, else the look that asked for it) and ``seed_reason`` in words (``min``; ``look 2: leader``;
 ``look 2: undecided against cnn``; ``... (catching up)`` when a seed was asked to bring a new leader
 level with the others).

@@ -337,30 +337,6 @@ def task_margin(task_trials: pd.DataFrame) -> Margin | None:
     return Margin(float(value), relative=bool(relative) if relative is not None else False)
 
 
-def task_looks(task_trials: pd.DataFrame) -> verdict.Looks:
-    """The planned looks the task's trials recorded (``seeds_min``, ``seeds_max``: adaptive seeds);
-    one look when none did (a list of seeds).
-
-    A store may hold one task's trials from runs with different plans (a fixed list, then adaptive
-    seeds): the plan with the most looks wins, the most cautious reading (its boundary spends alpha
-    over the most looks).
-    """
-    if "seeds_min" not in task_trials or "seeds_max" not in task_trials:
-        return verdict.ONE_LOOK
-    plans = set()
-    for low, high in zip(task_trials["seeds_min"], task_trials["seeds_max"], strict=True):
-        try:
-            low, high = int(low), int(high)
-        except (TypeError, ValueError):  # None or NaN: a trial of a fixed list of seeds
-            continue
-        if verdict.MIN_SEEDS <= low <= high:
-            plans.add((low, high))
-    if not plans:
-        return verdict.ONE_LOOK
-    low, high = max(plans, key=lambda plan: (plan[1] - plan[0], plan[1]))
-    return verdict.Looks(low, high)
-
-
 def task_anchors(task_trials: pd.DataFrame) -> tuple[float, float] | None:
     """The ``(zero, one)`` normalisation anchors the task's trials recorded; None if none."""
     value = _first_value(task_trials, "anchors")
@@ -424,6 +400,38 @@ def task_direction(task_trials: pd.DataFrame) -> bool:
     return True if value is None else bool(value)
 
 
+def planned_looks(trials: pd.DataFrame) -> verdict.Looks:
+    """The looks adaptive seeds planned for these trials; one look (:data:`nnbench.verdict.ONE_LOOK`)
+    for a fixed list of seeds and for stores written before adaptive seeds.
+
+    Every trial of a run with ``seeds: {min, max}`` records ``looks`` (how many: ``max - min + 1``),
+    ``seeds_min`` and ``seeds_max`` (where the group-sequential boundary puts them). A store may hold
+    one task's trials from runs with different plans (a fixed list, then adaptive seeds): the plan
+    with the most looks wins, the most cautious reading (its boundary spends alpha over the most
+    looks). Trials that recorded a count of looks without its seeds get Bonferroni over that count,
+    which holds alpha whatever the looks' seed counts.
+    """
+    plans: set[tuple[int, int]] = set()
+    if "seeds_min" in trials and "seeds_max" in trials:
+        low = numeric_column(trials, "seeds_min")
+        high = numeric_column(trials, "seeds_max")
+        for lo, hi in zip(low, high, strict=True):
+            if np.isfinite(lo) and np.isfinite(hi) and verdict.MIN_SEEDS <= lo <= hi:
+                plans.add((int(lo), int(hi)))
+    counted = 1
+    if "looks" in trials:
+        looks = numeric_column(trials, "looks")
+        looks = looks[np.isfinite(looks)]
+        counted = int(looks.max()) if len(looks) else 1
+    if plans:
+        low, high = max(plans, key=lambda plan: (plan[1] - plan[0], plan[1]))
+        if high - low + 1 >= counted:
+            return verdict.Looks(low, high)
+    if counted > 1:
+        return verdict.Looks(verdict.MIN_SEEDS, verdict.MIN_SEEDS + counted - 1, verdict.BONFERRONI)
+    return verdict.ONE_LOOK
+
+
 def verdict_of_task(
     task_trials: pd.DataFrame,
     higher_is_better: bool | None = None,
@@ -435,7 +443,7 @@ def verdict_of_task(
     """The verdict of one task from its trial rows (:func:`nnbench.verdict.task_verdict`).
 
     The direction, the margin and the planned looks default to what the trials recorded
-    (:func:`task_direction`, :func:`task_margin`, :func:`task_looks`): the verdict a store's reader
+    (:func:`task_direction`, :func:`task_margin`, :func:`planned_looks`): the verdict a store's reader
     gets is the one the run that wrote the trials decided with. Pass ``margin`` or ``looks`` to
     override them.
     """
@@ -445,7 +453,7 @@ def verdict_of_task(
         higher_is_better=direction,
         margin=task_margin(task_trials) if margin is None else margin,
         alpha=alpha,
-        looks=task_looks(task_trials) if looks is None else looks,
+        looks=planned_looks(task_trials) if looks is None else looks,
     )
 
 

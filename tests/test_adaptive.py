@@ -288,10 +288,10 @@ def test_the_looks_a_store_was_run_with_are_read_back_per_task():
     rows = pd.DataFrame(
         {"seeds_min": [2, 2, None], "seeds_max": [10, 10, None], "arch_label": ["a", "b", "c"]}
     )
-    assert stats.task_looks(rows) == verdict.Looks(2, 10)
-    assert stats.task_looks(rows.drop(columns=["seeds_min", "seeds_max"])) == verdict.ONE_LOOK
+    assert stats.planned_looks(rows) == verdict.Looks(2, 10)
+    assert stats.planned_looks(rows.drop(columns=["seeds_min", "seeds_max"])) == verdict.ONE_LOOK
     mixed = pd.DataFrame({"seeds_min": [2, 3], "seeds_max": [10, 4]})
-    assert stats.task_looks(mixed) == verdict.Looks(2, 10)  # the plan with the most looks
+    assert stats.planned_looks(mixed) == verdict.Looks(2, 10)  # the plan with the most looks
 
 
 def test_the_store_is_what_the_rule_asks_for(write_suite, db, monkeypatch):

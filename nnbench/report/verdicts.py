@@ -32,7 +32,7 @@ class StoreVerdicts:
     """Every task's verdict, and the scores across tasks of every entry.
 
     ``looks`` is the planned looks every task was judged with when the caller fixed them; None (the
-    default) when each task's came from its trials (:func:`nnbench.stats.task_looks`).
+    default) when each task's came from its trials (:func:`nnbench.stats.planned_looks`).
     """
 
     tasks: list[TaskResult]
@@ -42,6 +42,9 @@ class StoreVerdicts:
     aggregates: dict[str, dict[str, across_tasks.Estimate]] = field(default_factory=dict)
     improvement: list[tuple[str, str, across_tasks.Estimate]] = field(default_factory=list)
     anchored: list[str] = field(default_factory=list)  # the tasks with anchors (scores across tasks)
+    runs: dict[str, dict[str, list[float]]] = field(
+        default_factory=dict
+    )  # label -> task -> normalised scores
 
     def procedure(self) -> str:
         """The procedure in one line; the planned looks are named when every task shares them."""
@@ -68,29 +71,49 @@ def store_verdicts(
 ) -> StoreVerdicts:
     """The verdict of every task in ``results`` (result rows), and every entry's scores across tasks.
 
-    Each task is judged with the planned looks its trials recorded (adaptive seeds' ``seeds_min`` and
-    ``seeds_max``; one look for a list of seeds) unless ``looks`` fixes them for every task.
+    Each task is judged with the planned looks its trials recorded (adaptive seeds' ``looks``,
+    ``seeds_min`` and ``seeds_max``: :func:`nnbench.stats.planned_looks`; one look for a list of
+    seeds) unless ``looks`` fixes them for every task.
     """
     trials = _compared_trials(results)
     fixed = None if looks is None else verdict.as_looks(looks)
     out = StoreVerdicts([], alpha, fixed)
     if trials.empty:
         return out
-    runs: dict[str, dict[str, list[float]]] = {}  # label -> task -> normalised scores
     trials = trials.assign(_task=stats.task_labels(trials))  # two configurations are two tasks
+    tasks = []
     for name, task_trials in trials.groupby("_task", sort=True):
         task = stats.verdict_of_task(task_trials, alpha=alpha, looks=fixed)
-        anchors = stats.task_anchors(task_trials)
-        out.tasks.append(TaskResult(str(name), stats.task_metric(task_trials), task, anchors))
-        if anchors is None:
+        tasks.append(
+            (TaskResult(str(name), stats.task_metric(task_trials), task, stats.task_anchors(task_trials)),
+             stats.task_samples(task_trials))
+        )  # fmt: skip
+    return across(tasks, alpha=alpha, looks=fixed)
+
+
+def across(
+    tasks: list[tuple[TaskResult, dict[str, dict]]],
+    *,
+    alpha: float = verdict.ALPHA,
+    looks: verdict.Looks | None = None,
+) -> StoreVerdicts:
+    """Scores across tasks from each task's verdict and its ``{label: {seed: score}}`` samples: first
+    places, IQM and mean of the anchor-normalised scores with their intervals, and P(X > Y) for every
+    pair of entries (each over the anchored tasks both competed on). ``looks``: as in
+    :class:`StoreVerdicts` (None: each task's own)."""
+    out = StoreVerdicts([task for task, _ in tasks], alpha, looks)
+    runs: dict[str, dict[str, list[float]]] = {}  # label -> task -> normalised scores
+    for task, samples in tasks:
+        if task.anchors is None:
             continue
-        out.anchored.append(str(name))
-        for label, scores in stats.task_samples(task_trials).items():
+        out.anchored.append(task.name)
+        for label, scores in samples.items():
             if scores:
-                normalised = across_tasks.normalize(list(scores.values()), anchors)
-                runs.setdefault(label, {})[str(name)] = normalised.tolist()
+                normalised = across_tasks.normalize(list(scores.values()), task.anchors)
+                runs.setdefault(label, {})[task.name] = normalised.tolist()
     out.places = across_tasks.first_places({t.name: t.verdict for t in out.tasks})
     out.aggregates = {label: across_tasks.aggregates(by_task) for label, by_task in sorted(runs.items())}
+    out.runs = runs
     labels = sorted(runs)
     for i, x in enumerate(labels):
         for y in labels[i + 1 :]:
