@@ -34,6 +34,7 @@ from nnbench.store import FINAL_STATUSES
 from nnbench.tuning import Study, StudyPlan
 
 MIN_REASON = "min"
+TUNING_REASON = "tuning"  # a tuning trial's seed is its study's, not a look's
 
 
 @dataclass
@@ -340,10 +341,17 @@ class AdaptiveScheduler:
         self._look(task)
 
     def record_fields(self, job: Job) -> dict[str, Any]:
-        """What the runner adds to a finished job's record: the planned looks (``seeds_min``,
-        ``seeds_max``) and, for a leaderboard trial, why its seed ran (``seed_look``, ``seed_reason``)."""
-        fields: dict[str, Any] = {"seeds_min": self.looks.min_seeds, "seeds_max": self.looks.max_seeds}
+        """What the runner adds to a finished job's record: the planned looks (``looks``, their count;
+        ``seeds_min``, ``seeds_max``) and why its seed ran (``seed_look``, ``seed_reason``; a tuning
+        trial's is ``tuning``)."""
+        fields: dict[str, Any] = {
+            "looks": self.looks.count,
+            "seeds_min": self.looks.min_seeds,
+            "seeds_max": self.looks.max_seeds,
+        }
         reason = self._reasons.get(job.spec.trial_id)
+        if job.spec.stage == "tune":
+            reason = Reason(0, TUNING_REASON)
         if reason is not None:
             fields |= {"seed_look": reason.look, "seed_reason": reason.text}
         return fields

@@ -326,8 +326,11 @@ class TuningScheduler:
             study.finished(job, record)
 
     def record_fields(self, job: Job) -> dict[str, Any]:
-        """Fields the runner adds to a job's record: none here (adaptive seeds add why a seed ran)."""
-        return {}
+        """Fields the runner adds to a job's record: one planned look (a fixed list of seeds), and why the
+        seed ran: ``listed`` in the suite's seeds, or ``tuning`` for a tuning trial (adaptive seeds
+        add their looks and reasons: :meth:`nnbench.adaptive.AdaptiveScheduler.record_fields`)."""
+        reason = "tuning" if job.spec.stage == "tune" else "listed"
+        return {"looks": 1, "seed_look": 0, "seed_reason": reason}
 
     def pending_errors(self) -> list[dict[str, Any]]:
         """Records of finals that cannot run (their study found no working configuration); taken once."""

@@ -751,16 +751,21 @@ def compare_to_baseline(
     margin: Margin | float | None = None,
     alpha: float = ALPHA,
     comparisons: int = 1,
+    looks: Looks | int = 1,
 ) -> RunComparison:
     """Compare a new result with a baseline, by seed: the same procedure as a leaderboard's.
 
     The interval of ``new - baseline`` is paired by seed when both hold the same seeds (Welch's
     otherwise) at ``1 - alpha / comparisons``: pass the size of the family (e.g. every
     (architecture, task) pair two runs share) so that the chance of any false "better" or "worse"
-    among them stays at most alpha.
+    among them stays at most alpha. When the seeds were adaptive (their count depends on how the
+    scores fell), pass the runs' planned ``looks``: the interval is then at the level of the look the
+    smaller side's seed count belongs to, as in a leaderboard.
     """
     base, fresh = as_samples(baseline), as_samples(new)
-    confidence = 1.0 - alpha / max(1, comparisons)
+    design = as_looks(looks)
+    seeds = min(len(base), len(fresh))
+    confidence = 1.0 - design.level(alpha / max(1, comparisons), max(seeds, design.min_seeds))
     diff = difference(fresh, base, higher_is_better=higher_is_better, confidence=confidence)
     base_mean = float(np.mean(list(base.values()))) if base else math.nan
     new_mean = float(np.mean(list(fresh.values()))) if fresh else math.nan

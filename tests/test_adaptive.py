@@ -131,7 +131,8 @@ def test_seeds_go_only_to_the_undecided_and_stop_at_max(write_suite, db, monkeyp
     assert summary.exit_code == 0 and len(summary.records) == 2 * (3 + 6 + 6)
     # every record carries the planned looks and why its seed ran
     records = {(r["task"], r["arch_label"], r["seed"]): r for r in summary.records}
-    assert {(r["seeds_min"], r["seeds_max"]) for r in summary.records} == {(3, 6)}
+    assert {(r["looks"], r["seeds_min"], r["seeds_max"]) for r in summary.records} == {(4, 3, 6)}
+    assert set(load_results(db)["looks"]) == {4}  # a column of the store, read by stats.planned_looks
     assert records["tabular", "crippled", 2]["seed_reason"] == "min"
     assert records["tabular", "crippled", 2]["seed_look"] == 0
     leader = summary.adaptive_tasks[0][1].leader
@@ -254,6 +255,8 @@ def test_tuned_entries_get_more_re_runs_and_sizes_are_entries_of_their_own(write
     }
     finals = results[results["stage"] == "final"]
     assert set(finals["seeds_max"]) == {5} and set(tuning["seeds_max"]) == {5}
+    assert set(finals["looks"]) == {3} and set(tuning["seed_reason"]) == {"tuning"}
+    assert set(finals[finals["seed"] < 3]["seed_reason"]) == {"min"}
     assert set(finals[finals["seed"] == 4]["seed_reason"]).issubset(
         {"look 2: leader", "look 2: undecided against tiny-mlp size=m (tuned)",
          "look 2: undecided against tiny-mlp size=xs (tuned)"}
@@ -292,6 +295,22 @@ def test_the_looks_a_store_was_run_with_are_read_back_per_task():
     assert stats.planned_looks(rows.drop(columns=["seeds_min", "seeds_max"])) == verdict.ONE_LOOK
     mixed = pd.DataFrame({"seeds_min": [2, 3], "seeds_max": [10, 4]})
     assert stats.planned_looks(mixed) == verdict.Looks(2, 10)  # the plan with the most looks
+    recorded = rows.assign(looks=[9, 9, 1])
+    assert stats.planned_looks(recorded) == verdict.Looks(2, 10)
+    # a count of looks without its seeds cannot place the boundary: Bonferroni over that count
+    counted = stats.planned_looks(recorded.drop(columns=["seeds_min", "seeds_max"]))
+    assert counted.count == 9 and counted.spending == verdict.BONFERRONI
+    assert stats.planned_looks(pd.DataFrame({"looks": [1, None]})) == verdict.ONE_LOOK
+
+
+def test_a_list_of_seeds_records_one_look_and_why_each_seed_ran(write_suite, db, monkeypatch):
+    text = SUITE.replace("seeds: {min: 3, max: 6}", "seeds: [0, 1, 2]").replace(
+        "tasks: [tabular, tabular-real]", "tasks: [tabular]"
+    )
+    summary, fake = run(write_suite(text), db, monkeypatch)
+    assert len(fake.submitted) == 9  # every listed seed, whatever the verdicts
+    assert {(r["looks"], r["seed_look"], r["seed_reason"]) for r in summary.records} == {(1, 0, "listed")}
+    assert store_verdicts(load_results(db)).tasks[0].verdict.design == verdict.ONE_LOOK
 
 
 def test_the_store_is_what_the_rule_asks_for(write_suite, db, monkeypatch):
