@@ -33,7 +33,8 @@ Effects are in units of the noise's standard deviation; the equivalence margin i
   looks correction (it does not hold alpha);
 - **adaptive leaderboards** of k equal entries (A/A, the scheduler's whole rule: every undecided
   entry and the leader get seeds, a new leader catches up, decided entries stop): the share of
-  leaderboards with any entry decided worse, and the mean seeds per entry.
+  leaderboards with any entry decided worse, and the mean seeds per entry;
+- the same for **3..6**, the quick suite's ``seeds: {min: 3, max: 6}``.
 
 Every adaptive cell runs the rule the scheduler runs: :func:`nnbench.verdict.seeds_wanted` after
 each :func:`nnbench.verdict.task_verdict`.
@@ -60,6 +61,7 @@ CELLS = (0.0, *EFFECTS)
 MIN_SEEDS, MAX_SEEDS = 2, 10
 LOOKS = verdict.Looks(MIN_SEEDS, MAX_SEEDS)  # what a suite's seeds: {min: 2, max: 10} plans
 BONFERRONI_LOOKS = verdict.Looks(MIN_SEEDS, MAX_SEEDS, spending=verdict.BONFERRONI)
+QUICK_LOOKS = verdict.Looks(3, 6)  # suites/quick.yaml's seeds: {min: 3, max: 6}
 
 
 def noise(kind: str, side: int, size, rng: np.random.Generator) -> np.ndarray:
@@ -125,15 +127,20 @@ def fixed(kind: str, effect: float, n: int, reps: int, rng: np.random.Generator)
     return tally
 
 
-def adaptive_verdict(samples: dict[str, np.ndarray], looks: verdict.Looks | int) -> verdict.TaskVerdict:
-    """The scheduler's rule on seeds drawn up front and revealed look by look: ``MIN_SEEDS`` seeds
-    each, then :func:`nnbench.verdict.seeds_wanted` after every look, up to ``MAX_SEEDS``; the verdict
-    of the last look. ``looks=1`` is the same rule without any looks correction."""
-    counts = dict.fromkeys(samples, MIN_SEEDS)
+def adaptive_verdict(
+    samples: dict[str, np.ndarray],
+    looks: verdict.Looks | int,
+    seeds: tuple[int, int] = (MIN_SEEDS, MAX_SEEDS),
+) -> verdict.TaskVerdict:
+    """The scheduler's rule on seeds drawn up front and revealed look by look: ``min`` seeds each
+    (``seeds``: ``(min, max)``), then :func:`nnbench.verdict.seeds_wanted` after every look, up to
+    ``max``; the verdict of the last look. ``looks=1`` is the same rule without any looks correction."""
+    low, high = seeds
+    counts = dict.fromkeys(samples, low)
     while True:
         shown = {label: dict(enumerate(values[: counts[label]])) for label, values in samples.items()}
         task = verdict.task_verdict(shown, margin=MARGIN, looks=looks)
-        wanted = verdict.seeds_wanted(task, max_seeds=MAX_SEEDS)
+        wanted = verdict.seeds_wanted(task, max_seeds=high)
         if not wanted:
             return task
         counts.update(wanted)
@@ -142,11 +149,15 @@ def adaptive_verdict(samples: dict[str, np.ndarray], looks: verdict.Looks | int)
 def adaptive(
     kind: str, effect: float, reps: int, rng: np.random.Generator, *, looks: verdict.Looks | int = LOOKS
 ) -> Tally:
-    """VERDICTS.md's adaptive seeds for two entries (:func:`adaptive_verdict`) under ``looks``."""
+    """VERDICTS.md's adaptive seeds for two entries (:func:`adaptive_verdict`) under ``looks`` (a
+    :class:`~nnbench.verdict.Looks` gives its own min and max; 1 is 2..10 without a correction)."""
     tally = Tally()
+    design = (
+        (looks.min_seeds, looks.max_seeds) if isinstance(looks, verdict.Looks) else (MIN_SEEDS, MAX_SEEDS)
+    )
     for _ in range(reps):
-        a, b = draw(kind, effect, MAX_SEEDS, rng)  # every seed drawn up front; revealed one look at a time
-        tally.add(adaptive_verdict({"a": a, "b": b}, looks), effect)
+        a, b = draw(kind, effect, design[1], rng)  # every seed drawn up front; revealed one look at a time
+        tally.add(adaptive_verdict({"a": a, "b": b}, looks, design), effect)
     return tally
 
 
@@ -167,14 +178,16 @@ def leaderboard_null(k: int, n: int, reps: int, rng: np.random.Generator) -> tup
     return any_pairs / reps, any_leader / reps
 
 
-def adaptive_leaderboard_null(k: int, kind: str, reps: int, rng: np.random.Generator) -> tuple[float, float]:
-    """A/A for ``k`` equal entries under adaptive seeds ``LOOKS``: the share of leaderboards with any
+def adaptive_leaderboard_null(
+    k: int, kind: str, reps: int, rng: np.random.Generator, looks: verdict.Looks = LOOKS
+) -> tuple[float, float]:
+    """A/A for ``k`` equal entries under adaptive seeds ``looks``: the share of leaderboards with any
     entry decided worse at the last look, and the mean seeds per entry."""
     separated = seeds = 0
     for _ in range(reps):
-        seed_effect = rng.normal(size=MAX_SEEDS)
-        samples = {f"e{i}": seed_effect + noise(kind, 1, MAX_SEEDS, rng) for i in range(k)}
-        task = adaptive_verdict(samples, LOOKS)
+        seed_effect = rng.normal(size=looks.max_seeds)
+        samples = {f"e{i}": seed_effect + noise(kind, 1, looks.max_seeds, rng) for i in range(k)}
+        task = adaptive_verdict(samples, looks, (looks.min_seeds, looks.max_seeds))
         separated += any(c.outcome == verdict.WORSE for c in task.comparisons)
         seeds += sum(task.seeds.values()) / k
     return separated / reps, seeds / reps
@@ -194,6 +207,8 @@ def run(reps: int = 2000, *, seeds=SEEDS, noises=NOISES, seed: int = 0) -> dict:
             results["bonferroni", kind, "adaptive", effect] = adaptive(
                 kind, effect, reps, rng, looks=BONFERRONI_LOOKS
             )
+        for effect in CELLS:
+            results["quick", kind, "adaptive", effect] = adaptive(kind, effect, reps, rng, looks=QUICK_LOOKS)
         results["uncorrected", kind, "adaptive", 0.0] = adaptive(kind, 0.0, reps, rng, looks=1)
     return results
 
@@ -214,14 +229,16 @@ def report(results: dict, reps: int, leaderboards: dict) -> str:
             + f"  {'wrong dir':>9}  {'false equiv':>11}  {'A/A equiv':>9}  {'seeds A/A':>9}  {'seeds at 2':>10}"
         )
         lines.append(header)
-        rows = [("fixed", n) for n in seeds] + [("adaptive", "adaptive"), ("bonferroni", "adaptive")]
+        rows = [("fixed", n) for n in seeds] + [
+            ("adaptive", "adaptive"), ("bonferroni", "adaptive"), ("quick", "adaptive")
+        ]  # fmt: skip
         for section, n in rows:
             if (section, kind, n, 0.0) not in results:
                 continue
             cells = {e: results[section, kind, n, e] for e in CELLS}
             coverage = min(cells[e].rate("covered") for e in CELLS)
             wrong = max(cells[e].rate("wrong") for e in EFFECTS)
-            label = {"fixed": f"{n}", "adaptive": "2..10", "bonferroni": "2..10 B"}[section]
+            label = {"fixed": f"{n}", "adaptive": "2..10", "bonferroni": "2..10 B", "quick": "3..6"}[section]
             lines.append(
                 f"{label:>8}  {cells[0.0].rate('worse'):>9.3f}  {coverage:>8.3f}  "
                 + "  ".join(f"{cells[e].rate('worse'):>9.3f}" for e in EFFECTS)
@@ -236,7 +253,8 @@ def report(results: dict, reps: int, leaderboards: dict) -> str:
     lines += [
         "",
         "2..10: adaptive seeds {min: 2, max: 10} with nnbench's boundary (O'Brien-Fleming-type spending, "
-        "calibrated); 2..10 B: the same with alpha split evenly over the 9 looks (Bonferroni).",
+        "calibrated); 2..10 B: the same with alpha split evenly over the 9 looks (Bonferroni); "
+        "3..6: {min: 3, max: 6}, the quick suite's, with nnbench's boundary.",
         "coverage: the lowest over the effects 0, 0.5, 1, 2; wrong dir: the truly better entry decided worse "
         "(highest over the effects); false equiv: entries 1.0 apart (twice the margin) called equivalent;",
         "A/A equiv: two copies called equivalent; seeds A/A, seeds at 2: mean seeds per entry at effects 0 and 2.",
@@ -255,14 +273,14 @@ def report(results: dict, reps: int, leaderboards: dict) -> str:
     if adaptive_boards:
         lines += [
             "",
-            "A/A leaderboards of k equal entries, adaptive seeds 2..10 (the scheduler's rule): "
+            "A/A leaderboards of k equal entries, adaptive seeds (the scheduler's rule): "
             "share with any entry decided worse",
-            f"{'k':>3}  {'noise':>8}  {'any worse':>9}  {'seeds per entry':>15}",
+            f"{'k':>3}  {'seeds':>5}  {'noise':>8}  {'any worse':>9}  {'seeds per entry':>15}",
         ]
         for key in adaptive_boards:
-            _, k, kind = key
+            _, k, kind, design = key
             share, seeds_used = leaderboards[key]
-            lines.append(f"{k:>3}  {kind:>8}  {share:>9.3f}  {seeds_used:>15.2f}")
+            lines.append(f"{k:>3}  {design:>5}  {kind:>8}  {share:>9.3f}  {seeds_used:>15.2f}")
     return "\n".join(lines)
 
 
@@ -297,15 +315,16 @@ def simulate(
     seeds=SEEDS,
     noises=NOISES,
     boards=((4, 3), (4, 5), (6, 5)),
-    adaptive_boards=((4, "normal"), (4, "skewed")),
+    adaptive_boards=((4, "normal", LOOKS), (4, "skewed", LOOKS), (4, "normal", QUICK_LOOKS)),
     seed: int = 0,
 ):
     """Run the simulation and the leaderboard A/A; returns ``(results, leaderboards)``."""
     results = run(reps, seeds=seeds, noises=noises, seed=seed)
     rng = np.random.default_rng(seed + 1)
     leaderboards: dict = {(k, n): leaderboard_null(k, n, reps, rng) for k, n in boards}
-    for k, kind in adaptive_boards:
-        leaderboards["adaptive", k, kind] = adaptive_leaderboard_null(k, kind, reps, rng)
+    for k, kind, looks in adaptive_boards:
+        design = f"{looks.min_seeds}..{looks.max_seeds}"
+        leaderboards["adaptive", k, kind, design] = adaptive_leaderboard_null(k, kind, reps, rng, looks)
     return results, leaderboards
 
 
