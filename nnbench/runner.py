@@ -238,6 +238,7 @@ def run_suite(
                 planned.spec, "skipped", f"n/a: {planned.not_applicable}", planned.arch_label
             )
             record["run_id"] = run_id
+            record["looks"] = looks.count if looks is not None else 1  # every row says its planned looks
             store.write_trial(record)
 
         runner = make_executor(

@@ -333,3 +333,15 @@ def test_the_store_is_what_the_rule_asks_for(write_suite, db, monkeypatch):
     for task in scheduler.tasks.values():
         for entry in task.entries.values():
             assert entry.tried == set(entry.seeds[: entry.target])
+
+
+@pytest.mark.parametrize(("seeds", "looks"), [("{min: 3, max: 6}", 4), ("[0, 1]", 1)])
+def test_n_a_rows_record_the_planned_looks_too(write_suite, db, monkeypatch, seeds, looks):
+    text = SUITE.replace("seeds: {min: 3, max: 6}", f"seeds: {seeds}").replace(
+        "tasks: [tabular, tabular-real]", "tasks: [tabular, running-parity]"
+    )  # the twins take tables and images, not sequences: running-parity is n/a for all three
+    run(write_suite(text), db, monkeypatch)
+    results = load_results(db)
+    skipped = results[results["status"] == "skipped"]
+    assert len(skipped) == 3 * (3 if looks > 1 else 2)  # n/a rows for the first seeds only
+    assert set(results["looks"]) == {looks}
