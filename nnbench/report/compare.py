@@ -115,7 +115,7 @@ def parse_side(spec: str) -> tuple[pathlib.Path, str | None]:
 
 def load_side(spec: str, *, run_id: str | None = None, what: str = "compare") -> Side:
     """Load one side: its trials (of one run if given, in ``spec`` or as ``run_id``) and run records."""
-    from nnbench.report.from_store import load_store
+    from nnbench.report.load import load_store
 
     db, spec_run = parse_side(spec)
     run_id = run_id or spec_run
