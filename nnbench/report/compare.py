@@ -227,11 +227,18 @@ def _text(value) -> str:
     return str(value)
 
 
-def compare_sides(a: Side, b: Side, *, alpha: float = verdict.ALPHA) -> Comparison:
+def compare_sides(
+    a: Side, b: Side, *, alpha: float = verdict.ALPHA, task_column: str | None = None
+) -> Comparison:
     """Match the trials of two loaded sides and compare each (architecture, task) on every measure.
 
     Each measure's comparisons form one family: their intervals are Bonferroni intervals at
     ``1 - alpha / family``, so the chance of any false "better" or "worse" in a measure is at most alpha.
+    Each row's ``settings`` names the settings in which its own matched trials differ.
+
+    Tasks are told apart by :func:`nnbench.stats.task_labels` of the matched trials, or, with
+    ``task_column``, by that column of A's trials (the history pages label a task once for a whole
+    store, so the same task reads the same in every pair of runs).
     """
     pairs, by_id, only_a, only_b = match(a.results, b.results)
     result = Comparison(a, b, len(pairs), by_id, only_a, only_b, alpha=alpha)
@@ -244,7 +251,10 @@ def compare_sides(a: Side, b: Side, *, alpha: float = verdict.ALPHA) -> Comparis
     label_a = pairs["arch_label_a"] if "arch_label_a" in pairs else pairs["architecture_a"]
     pairs = pairs.assign(_label=label_a.where(label_a.notna(), pairs["architecture_a"]).astype(str))
     # two configurations of one task are two tasks
-    tasks = stats.task_labels(pairs.rename(columns={"task_a": "task", "task_config_a": "task_config"}))
+    if task_column is not None:
+        tasks = pairs[f"{task_column}_a"].astype(str)
+    else:
+        tasks = stats.task_labels(pairs.rename(columns={"task_a": "task", "task_config_a": "task_config"}))
     pairs = pairs.assign(_task=tasks)
     groups = []
     for (label, task), rows in pairs.groupby(["_label", "_task"], sort=True):
@@ -265,7 +275,7 @@ def compare_sides(a: Side, b: Side, *, alpha: float = verdict.ALPHA) -> Comparis
     for label, task, rows in groups:
         higher = rows.get("higher_is_better_a", pd.Series(dtype=object)).dropna()
         metric = rows.get("metric_a", pd.Series(dtype=object)).dropna()
-        entry = {"label": label, "task": str(task), "pairs": len(rows)}
+        entry = {"label": label, "task": str(task), "pairs": len(rows), "settings": setting_differences(rows)}
         entry["metric"] = str(metric.iloc[0]) if len(metric) else "score"
         for column, _what, _unit, score in METRICS:
             direction = (bool(higher.iloc[0]) if len(higher) else True) if score else False
