@@ -56,6 +56,7 @@ MARKS = (
 )
 SETTINGS_COLOR = "#bc4c00"
 MAX_TICKS = 24  # above this many runs, only every k-th run's label is written under the axis
+GENERATOR = '<meta name="generator" content="nnbench">'  # what marks a page as written by nnbench
 
 
 @dataclass
@@ -592,16 +593,23 @@ def write_history(
     more than one run with trials.
 
     ``run_pages`` maps run ids to their pages relative to the site's root; ``plotly_file`` is the
-    site's shared copy of plotly.js, relative to its root.
+    site's shared copy of plotly.js, relative to its root. History pages an earlier publish wrote
+    that this one does not (an entry no longer in the store) are removed, so no stale page stays
+    reachable; other files in ``history/`` are left alone.
     """
-    out = pathlib.Path(out)
+    folder = pathlib.Path(out) / HISTORY_DIR
     ran = set(results["run_id"].dropna().astype(str)) if "run_id" in results else set()
-    if runs is None or len(set(runs["run_id"].astype(str)) & ran) < 2:
+    held = len(set(runs["run_id"].astype(str)) & ran) if runs is not None and len(runs) else 0
+    histories = entry_histories(results, runs, run_pages) if held > 1 else []
+    written = {history.page for history in histories}
+    if folder.is_dir():
+        for old in folder.glob("*.html"):
+            if old.name not in written and GENERATOR in old.read_text(encoding="utf-8", errors="replace"):
+                old.unlink()
+    if not histories:
         return None
-    histories = entry_histories(results, runs, run_pages)
-    folder = out / HISTORY_DIR
     folder.mkdir(parents=True, exist_ok=True)
     for history in histories:
         page = render_history(history, plotly_src=f"../{plotly_file}")
         (folder / history.page).write_text(page, encoding="utf-8")
-    return HistoryIndex(matrix(histories), len(histories), len(set(runs["run_id"].astype(str)) & ran))
+    return HistoryIndex(matrix(histories), len(histories), held)
