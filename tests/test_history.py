@@ -292,3 +292,19 @@ def test_the_publish_command_counts_the_history_pages(site, tmp_path):
     result = CliRunner().invoke(cli, ["publish", "--db", str(db), "--out", str(tmp_path / "site")])
     assert result.exit_code == 0, result.output
     assert f"({RUNS} run pages, 9 history pages)" in result.output
+
+
+def test_the_python_example_of_the_docs_runs(tmp_path, monkeypatch):
+    from tests.conftest import REPO
+
+    text = (REPO / "docs" / "reports.md").read_text()
+    [example] = re.findall(r"## History across runs\n.*?### In Python\n\n```python\n(.*?)```", text, re.S)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(example, "docs/reports.md", "exec"), namespace)
+    index = namespace["index"]
+    assert index == Path("site") / "index.html" and index.is_file()
+    assert len(list(Path("site/history").glob("*.html"))) == 3 * 2
+    for task in ("synthetic-00", "synthetic-01"):
+        found = changes(index, "arch1 width=32", task, "test_score")
+        assert found[run_id(2)] == "worse", found
