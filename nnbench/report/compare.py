@@ -20,6 +20,7 @@ import math
 import pathlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from nnbench import stats, verdict
@@ -155,14 +156,6 @@ def match(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, int, int, int
     return pairs, len(ids), len(a) - len(pairs), len(b) - len(pairs)
 
 
-def _values(rows: pd.DataFrame, column: str, side: str) -> pd.Series:
-    status = rows.get(f"status_{side}")
-    values = pd.to_numeric(rows.get(f"{column}_{side}", pd.Series(dtype=float)), errors="coerce").astype(
-        float
-    )
-    return values[status == "ok"] if status is not None else values
-
-
 def compare_runs(a_spec: str, b_spec: str, *, alpha: float = verdict.ALPHA) -> Comparison:
     """Load both sides, match their trials and compare each (architecture, task) on every measure."""
     return compare_sides(load_side(a_spec), load_side(b_spec), alpha=alpha)
@@ -170,10 +163,17 @@ def compare_runs(a_spec: str, b_spec: str, *, alpha: float = verdict.ALPHA) -> C
 
 def _by_seed(rows: pd.DataFrame, column: str, side: str) -> dict:
     """``{seed: value}`` of ``column`` on one side over its trials that finished ok."""
-    values = _values(rows, column, side)
-    seeds = rows.loc[values.index, f"seed_{side}"] if f"seed_{side}" in rows else values.index
+    # plain arrays, not pandas lookups: the history pages call this thousands of times
+    name = f"{column}_{side}"
+    if name in rows:
+        values = pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=float)
+    else:
+        values = np.full(len(rows), np.nan)
+    status = rows.get(f"status_{side}")
+    keep = (status == "ok").to_numpy() if status is not None else np.ones(len(rows), dtype=bool)
+    seeds = rows[f"seed_{side}"].to_numpy() if f"seed_{side}" in rows else rows.index.to_numpy()
     out = {}
-    for i, (seed, value) in enumerate(zip(seeds, values, strict=True)):
+    for i, (seed, value) in enumerate(zip(seeds[keep], values[keep], strict=True)):
         if math.isfinite(value):
             out[seed if seed not in out else (seed, i)] = float(value)
     return out

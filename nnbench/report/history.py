@@ -157,8 +157,8 @@ def prepared_trials(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def _interval(frame: pd.DataFrame, column: str) -> verdict.MeanInterval:
-    ok = frame[frame["status"] == "ok"]
-    return verdict.mean_interval(stats.numeric_column(ok, column) if len(ok) else [])
+    values = stats.numeric_column(frame, column).to_numpy()
+    return verdict.mean_interval(values[(frame["status"] == "ok").to_numpy()])
 
 
 def _text(value: Any) -> str:
@@ -205,20 +205,20 @@ def entry_histories(
             cache[key] = {(row["label"], row["task"]): row for row in result.rows}
         return cache[key]
 
-    keys = trials[["arch_label", TASK_COLUMN]].drop_duplicates().itertuples(index=False, name=None)
     histories = []
-    for label, task in sorted(keys, key=lambda k: (str(k[0]), str(k[1]))):
+    # one pass over the store: its trials by entry, then by run (a mask per entry and run is slow)
+    trials = trials.assign(run_id=trials["run_id"].astype(str))
+    for (label, task), entry in trials.groupby(["arch_label", TASK_COLUMN], sort=True):
         label, task = str(label), str(task)
-        points: list[RunPoint] = []
-        held: list[dict] = []  # the run records that hold this entry, oldest first
-        mine = (trials["arch_label"] == label) & (trials[TASK_COLUMN] == task)
-        entry = trials[mine]
         if (entry["status"] == "skipped").all():
             continue  # n/a in every run: nothing ever ran
+        in_run = dict(tuple(entry.groupby("run_id", sort=False)))
+        points: list[RunPoint] = []
+        held: list[dict] = []  # the run records that hold this entry, oldest first
         for record in records:
             run_id = str(record["run_id"])
-            frame = entry[entry["run_id"].astype(str) == run_id]
-            if frame.empty:
+            frame = in_run.get(run_id)
+            if frame is None:
                 continue
             devices = sorted({str(d) for d in frame.get("device_name", pd.Series(dtype=object)).dropna()})
             point = RunPoint(
