@@ -3,6 +3,7 @@ store holds several runs, each run's change against the previous one decided by 
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -138,6 +139,10 @@ def test_the_slowdown_is_marked_slower_on_its_run_and_nowhere_else(site, task):
     assert marked(text, "fig-history-step", "slower") == [SLOW_RUN]
     assert marked(text, "fig-history-step", "faster") == [SLOW_RUN + 1]
     assert marked(text, "fig-history-quality", "worse") == []
+    # the reason on hover gives the difference in milliseconds: positive, slower
+    why = re.search(rf'title="(slower than {run_id(SLOW_RUN - 1)}: [^"]*)"', html.unescape(text)).group(1)
+    low, high = (float(v) for v in re.search(r"\[([-\d.e]+), ([-\d.e]+)\]", why).groups())
+    assert 0 < low < high and "over 5 matched seeds; the interval lies on one side of 0" in why
 
 
 def test_every_change_is_what_compare_decides_for_the_two_runs(site):

@@ -313,9 +313,14 @@ def change_text(point: RunPoint, column: str) -> str:
             "(the architecture's or the task's configuration or the seeds differ)"
         )
     cell = point.changes[column]
+    against = {verdict.EQUIVALENT: "to", verdict.UNDECIDED: "against"}.get(cell["outcome"], "than")
+    # compare's reason reads "above 0"/"below 0" of the difference oriented so that positive is
+    # better; the difference shown here is in the measure's own units, so say it without a side
+    decided = cell["outcome"] in (verdict.BETTER, verdict.WORSE)
+    reason = "the interval lies on one side of 0" if decided else cell["reason"]
     return (
-        f"{word} than {point.previous}: this run − previous = {_difference_text(cell)} "
-        f"over {cell['n']} matched seeds; {cell['reason']}"
+        f"{word} {against} {point.previous}: this run − previous = {_difference_text(cell)} "
+        f"over {cell['n']} matched seeds; {reason}"
     )
 
 
