@@ -233,7 +233,7 @@ def test_the_summary_fits_a_laptop_screen_without_scrolling(report_file, tmp_pat
     layout = _layout_probe(report_file, width, tmp_path)
     assert layout["scroll"] <= layout["visible"], layout  # no horizontal scrollbar
     assert layout["clipped"] == 0, layout  # every cell wraps rather than clips
-    assert layout["verdict"] == "difference"  # the verdict stands beside the winner
+    assert layout["verdict"] == "verdict against the runner-up"  # the verdict stands beside the leader
 
 
 # -- a published site's history page ---------------------------------------------------------------

@@ -76,6 +76,8 @@ class TaskView:
     description: str = ""
     colors: dict[str, str] = field(default_factory=dict)  # architecture label -> colour
     family_colors: dict[str, str] = field(default_factory=dict)  # scaling family -> colour
+    looks: int = 1  # the looks adaptive seeds planned for these trials (the verdicts' error control)
+    task: str = ""  # the registered task's name (``name`` adds the options that tell configurations apart)
 
     @property
     def direction(self) -> str:
