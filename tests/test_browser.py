@@ -99,17 +99,22 @@ def report_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def browsed(report_file, tmp_path_factory):
     """One Chromium run over the report: the DOM after drawing, the console, and a screenshot."""
+    return browse(report_file, "report.png", tmp_path_factory.mktemp("profile"), height=2000)
+
+
+def browse(page: Path, screenshot: str, profile: Path, *, height: int):
+    """Chromium over ``page``: the DOM after drawing and the console, with a screenshot in ARTIFACTS."""
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "report.png"
+    shot = ARTIFACTS / screenshot
     shot.unlink(missing_ok=True)
     result = chromium(
-        report_file.as_uri(),
-        tmp_path_factory.mktemp("profile"),
+        page.as_uri(),
+        profile,
         "--enable-logging=stderr",
         "--v=0",
         "--dump-dom",
         f"--screenshot={shot}",
-        "--window-size=1280,2000",
+        f"--window-size=1280,{height}",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result, shot
@@ -264,20 +269,7 @@ def history_page(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def history_browsed(history_page, tmp_path_factory):
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "history.png"
-    shot.unlink(missing_ok=True)
-    result = chromium(
-        history_page.as_uri(),
-        tmp_path_factory.mktemp("profile"),
-        "--enable-logging=stderr",
-        "--v=0",
-        "--dump-dom",
-        f"--screenshot={shot}",
-        "--window-size=1280,2400",
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result, shot
+    return browse(history_page, "history.png", tmp_path_factory.mktemp("profile"), height=2400)
 
 
 def test_the_history_page_draws_its_figures_with_a_clean_console(history_page, history_browsed):
