@@ -61,6 +61,16 @@ def worker_pids(marker: str) -> set[int]:
     return found
 
 
+def default_interrupt() -> None:
+    """In a child about to exec: Ctrl-C interrupts, as it does for a command typed at a shell.
+
+    A test run started in the background of a non-interactive shell (``pytest ... &``) inherits SIGINT
+    ignored, and an ignored SIGINT stays ignored across exec: the interrupt tests would then see a
+    runner that cannot be interrupted, which is the shell's doing, not nnbench's.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_in_pty(
     *args: str,
     cwd: Path,
@@ -90,6 +100,7 @@ def run_in_pty(
         cwd=cwd,
         env=full_env,
         start_new_session=True,  # the pty becomes its controlling terminal, as in a real shell
+        preexec_fn=default_interrupt,
     )
     os.close(terminal)
     result = PtyResult(returncode=-1, raw="", marker=marker)

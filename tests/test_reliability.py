@@ -18,6 +18,7 @@ from nnbench.errors import StoreError
 from nnbench.runner import run_suite
 
 from .conftest import TEST_PLUGINS
+from .terminal import default_interrupt
 
 
 @pytest.mark.slow
@@ -102,6 +103,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_finished(write_suite, db):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_interrupt,
     )
     deadline = time.time() + 120
     while _count_ok(db) < 1 and time.time() < deadline:

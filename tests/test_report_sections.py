@@ -329,3 +329,14 @@ def test_studies_not_re_run_yet_are_named():
     sentence, warning = tuning_section.budget_statement(tuning_section.study_rows(frame, True))
     assert warning is None
     assert sentence.endswith("test scores are of the re-runs on 2 seeds; not re-run yet: mlp (tuned).")
+
+
+def test_a_leaderboard_row_says_its_outcome_and_the_seeds_to_add_as_the_verdict_table_does():
+    from nnbench.report.task_section import against_leader
+
+    row = {"outcome": "undecided", "n": 3, "difference": 0.0057, "diff_low": -0.3, "diff_high": 0.35}
+    assert against_leader({**row, "seeds_needed": 87}).endswith("; ~84 more seeds each would decide")
+    assert against_leader({**row, "seeds_needed": 4}).endswith("; ~1 more seed each would decide")
+    assert "would decide" not in against_leader({**row, "seeds_needed": None})
+    assert against_leader({"outcome": "leader", "n": 3}) == "leader"
+    assert against_leader({**row, "outcome": "worse", "seeds_needed": None}).startswith("worse: 0.0057 [")

@@ -27,6 +27,8 @@ CELL_CLASSES = {
     "status": "status",
     "wrap": "wrap",
     "link": "name",
+    "href": "name",
+    "verdict": "name",
 }
 
 
@@ -36,7 +38,9 @@ class Column:
 
     ``kind`` is ``text``, ``num`` (right-aligned figures), ``name``, ``arch`` (an architecture label,
     badged when the row is a non-neural reference), ``error`` (monospace, wraps anywhere),
-    ``status``, ``wrap`` (prose that wraps at words) or ``link`` (a link to ``#row["anchor"]``);
+    ``status``, ``wrap`` (prose that wraps at words), ``link`` (a link to ``#row["anchor"]``),
+    ``href`` (a link to the relative URL ``row[key + "_href"]``, plain text when that is empty) or
+    ``verdict`` (an outcome word, coloured by its CSS class ``verdict-<word>``);
     ``hover`` names a row key shown as the cell's tooltip.
     """
 

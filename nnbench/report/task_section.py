@@ -208,8 +208,10 @@ def against_leader(row: dict) -> str:
         return f"{outcome} ({lead}, no interval)"
     text = f"{outcome}: {lead} [{f.num(row['diff_low'], 3)}, {f.num(row['diff_high'], 3)}]"
     needed = row.get("seeds_needed")
-    if outcome == "undecided" and not f.missing(needed) and needed:
-        text += f"; ~{int(needed)} seeds would decide"
+    # The same count as the verdict table's: seeds to add to each side, not the total.
+    more = int(needed) - int(row["n"]) if not f.missing(needed) and needed else 0
+    if outcome == "undecided" and more > 0:
+        text += f"; ~{more} more seed{'' if more == 1 else 's'} each would decide"
     return text
 
 

@@ -174,7 +174,7 @@ def _to_decide(comparison: verdict.Comparison) -> str:
     if comparison.outcome != verdict.UNDECIDED:
         return ""
     if comparison.seeds_needed is not None:
-        return f"about {comparison.seeds_needed} seeds each"
+        return f"about {comparison.seeds_needed} seeds each in all"
     if comparison.difference.has_interval:
         return f"more than {verdict.MAX_SEEDS_ESTIMATE} seeds"
     return "more seeds"
