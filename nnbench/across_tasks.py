@@ -187,6 +187,17 @@ def _improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return gt + 0.5 * eq
 
 
+def _draw_counts(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """``(resamples, n)``: how often each of ``n`` runs is drawn in each resample with replacement.
+
+    The same draws as ``values[rng.integers(0, n, size=(resamples, n))]``, as counts: a statistic that
+    is a sum over the drawn runs becomes a matrix product with these counts, with no copy of the runs.
+    """
+    drawn = rng.integers(0, n, size=(resamples, n))
+    offsets = (np.arange(resamples) * n)[:, None]
+    return np.bincount((drawn + offsets).ravel(), minlength=resamples * n).reshape(resamples, n).astype(float)
+
+
 def probability_of_improvement(
     x: Runs,
     y: Runs,
@@ -211,9 +222,13 @@ def probability_of_improvement(
     point = float(np.mean([_improvement(cx[t], cy[t]) for t in tasks]))
     boot = np.zeros(resamples)
     for task in tasks:
-        xs = cx[task][rng.integers(0, len(cx[task]), size=(resamples, len(cx[task])))]
-        ys = cy[task][rng.integers(0, len(cy[task]), size=(resamples, len(cy[task])))]
-        boot += _improvement(xs, ys)
+        x_runs, y_runs = cx[task], cy[task]
+        # wins[i, j]: run i of X against run j of Y (1, 1/2 or 0); a resample's statistic is the
+        # count-weighted mean of wins, so each resample costs a matrix product, not an n x m copy.
+        wins = (x_runs[:, None] > y_runs[None, :]) + 0.5 * (x_runs[:, None] == y_runs[None, :])
+        x_counts = _draw_counts(len(x_runs), resamples, rng)
+        y_counts = _draw_counts(len(y_runs), resamples, rng)
+        boot += np.einsum("rj,rj->r", x_counts @ wins, y_counts) / (len(x_runs) * len(y_runs))
     boot /= len(tasks)
     low, high = _percentiles(boot, confidence)
     runs = sum(len(cx[t]) + len(cy[t]) for t in tasks)
@@ -262,8 +277,12 @@ def performance_profile(
         return Profile(taus, nan, nan, nan, 0, 0)
     values, weights = _pooled(clean)
     share = ((values[None, :] > taus[:, None]) * weights).sum(axis=1)
-    boot = _resampled(clean, resamples, np.random.default_rng(seed))  # (R, n)
-    boot_share = ((boot[:, None, :] > taus[None, :, None]) * weights).sum(axis=2)  # (R, taus)
+    # A resample's share above tau is a count-weighted sum of the runs' indicators: one matrix product
+    # (resamples x runs) @ (runs x taus) instead of a resamples x taus x runs comparison.
+    rng = np.random.default_rng(seed)
+    counts = np.concatenate([_draw_counts(len(clean[t]), resamples, rng) for t in sorted(clean)], axis=1)
+    above = (values[:, None] > taus[None, :]) * weights[:, None]  # (runs, taus)
+    boot_share = counts @ above  # (R, taus)
     low, high = _percentiles(boot_share, confidence)
     return Profile(taus, share, low, high, len(clean), len(values))
 
