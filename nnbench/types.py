@@ -316,7 +316,7 @@ class Task:
 
     Subclasses set ``name``, ``version``, ``tier``, ``description`` and a nested ``Config``,
     and implement :meth:`spec`, :meth:`metric`, :meth:`make_data` and :meth:`evaluate`
-    (and :meth:`loss` for tasks the generic trainer can train on).
+    (and :meth:`loss` for tasks the generic supervised step can train on).
     """
 
     name: ClassVar[str] = ""
@@ -351,8 +351,8 @@ class Task:
         raise NotImplementedError
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The training loss of the generic trainer."""
-        raise NotImplementedError(f"task {self.name!r} has no loss for the generic trainer")
+        """The training loss of the generic supervised step."""
+        raise NotImplementedError(f"task {self.name!r} has no loss for the generic supervised step")
 
     # -- provided -------------------------------------------------------------------------------
     def setup(self, seed: int, device: str) -> None:
