@@ -65,7 +65,7 @@ class BudgetModel(Config):
 
 
 class TrainingModel(Config):
-    """Generic-trainer settings: suite defaults, overridable per architecture entry."""
+    """The training settings the core's loop applies to every architecture; overridable per entry."""
 
     batch_size: pydantic.PositiveInt = 128
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"

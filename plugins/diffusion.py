@@ -30,6 +30,7 @@ import math
 from typing import Literal
 
 import torch
+from nnbench_plugins.data_scaling import DataScaling
 from pydantic import Field
 from torch import nn
 
@@ -166,29 +167,17 @@ class DiffusionModel(nn.Module):
         self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         abar = torch.cumprod(1 - beta_schedule(kind=config.schedule, timesteps=config.timesteps), dim=0)
         self.register_buffer("alphas_cumprod", abar.float())  # (T,)
-        # data = shift + scale * model space; set from the training split by fit_scaling()
-        self.register_buffer("shift", torch.zeros(self.output_shape))
-        self.register_buffer("scale", torch.ones(self.output_shape))
+        # Images' range to [-1, 1] (predictions of x0 are clipped there), points standardised; fitted
+        # by Diffusion.prepare.
+        self.scaling = DataScaling(self.output_shape, image=self.image)
 
     @property
     def timesteps(self) -> int:
         return len(self.alphas_cumprod)
 
-    @torch.no_grad()
-    def fit_scaling(self, x: torch.Tensor) -> None:
-        """Images: their range to [-1, 1]; points: zero mean, unit std per coordinate."""
-        x = x.float()
-        if self.image:
-            low, high = x.min(), x.max()
-            self.shift.fill_(float(high + low) / 2)
-            self.scale.fill_(max(float(high - low) / 2, 1e-6))
-        else:
-            self.shift.copy_(x.mean(dim=0))
-            self.scale.copy_(x.std(dim=0).clamp_min(1e-6))
-
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         """The DDPM loss on a data batch: MSE between the added noise and its prediction."""
-        x0 = (x.float() - self.shift) / self.scale  # (B, *shape)
+        x0 = self.scaling.to_model(x)  # (B, *shape)
         t = torch.randint(0, self.timesteps, (len(x0),), device=x0.device)  # (B,)
         abar = self.alphas_cumprod[t].view(-1, *[1] * (x0.dim() - 1))  # (B, 1, ...)
         noise = torch.randn_like(x0)
@@ -228,7 +217,7 @@ class DiffusionModel(nn.Module):
             x = abar_prev.sqrt() * x0 + (1 - abar_prev - sigma**2).clamp(min=0).sqrt() * eps
             if i + 1 < len(ts):
                 x = x + sigma * torch.randn_like(x)
-        return self.shift + self.scale * x
+        return self.scaling.to_data(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.sample(x.shape[0])  # (B, *output_shape)
@@ -253,7 +242,6 @@ class Diffusion(nnbench.Architecture):
         depth: int = 3  # points: hidden layers of the denoiser
         channels: int = 16  # images: U-Net channels at full resolution (doubled at half)
         time_dim: int = 64  # size of the time embedding
-        lr: float = 1e-3  # Adam learning rate
 
     # Each size sets both denoisers: the points MLP (width, depth) and the image U-Net (channels), with
     # the time embedding; about 4x the parameters per size on toy2d. s is the default; l keeps a step
@@ -264,12 +252,12 @@ class Diffusion(nnbench.Architecture):
         "m": {"width": 256, "depth": 4, "channels": 32, "time_dim": 64},
         "l": {"width": 512, "depth": 4, "channels": 48, "time_dim": 128},
     }
-    # The model owns its loop and ignores training.lr: it tunes its own Adam rate, a decade below to 5x
-    # the default 1e-3. The noise schedule; the sampler's noise (0 DDIM to 1 DDPM: free to train, it
-    # only changes the samples scored); the points denoiser's width (image suites override with
-    # channels). Not ema_decay: its warm-up keeps the decay below 0.99 for the first ~900 updates.
+    # The suite's optimizer and learning rate, tuned like everyone's (a decade below to 5x the usual
+    # 1e-3). The noise schedule; the sampler's noise (0 DDIM to 1 DDPM: free to train, it only changes
+    # the samples scored); the points denoiser's width (image suites override with channels). Not
+    # ema_decay: its warm-up keeps the decay below 0.99 for the first ~900 updates.
     search_space = {
-        "lr": nnbench.LogUniform(1e-4, 5e-3),
+        "training.lr": nnbench.LogUniform(1e-4, 5e-3),
         "schedule": nnbench.Choice(["cosine", "linear"]),
         "eta": nnbench.Uniform(0.0, 1.0),
         "width": nnbench.Choice([64, 128, 256]),
@@ -286,21 +274,20 @@ class Diffusion(nnbench.Architecture):
         """A :class:`DiffusionModel` for ``task``."""
         return DiffusionModel(task=task, config=config)
 
-    def train(
-        self, model: DiffusionModel, task: nnbench.Task, config: Diffusion.Config, ctx: nnbench.RunContext
-    ):
-        """Minimise the DDPM loss with Adam, updating the EMA after every step."""
-        model.fit_scaling(task.data["train"][0])
-        optimizer = torch.optim.Adam(model.net.parameters(), lr=config.lr)
-        for _ in ctx.loop.steps(model, optimizer):
-            x, _ = ctx.loop.batch()
-            loss = model.loss(x)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            model.update_ema()
-            ctx.loop.record_loss(loss.detach())
-        return ctx.loop.result()
+    def prepare(self, model: DiffusionModel, task: nnbench.Task, config: Diffusion.Config) -> None:
+        """Fit the data scaling on the training split."""
+        model.scaling.fit(task.data["train"][0])
+
+    def step(self, model: DiffusionModel, batch, optimizers) -> torch.Tensor:
+        """One update of the denoiser on the DDPM loss (the default optimizer: the suite's), then the EMA."""
+        x, _ = batch
+        (optimizer,) = optimizers
+        loss = model.loss(x)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        model.update_ema()
+        return loss.detach()
 
 
 @hookimpl
