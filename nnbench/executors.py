@@ -154,6 +154,7 @@ class InlineExecutor(Executor):
                 _report(_id, step, train_s)
 
         record, curve = execute_trial(job.spec, job.arch_label, progress=callback)
+        record["trial_process"] = "inline"
         return job, record, curve
 
 

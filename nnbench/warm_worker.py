@@ -128,6 +128,7 @@ class WarmWorker:
                 "arch_label": arch_label,
                 "result_path": str(result_path),
                 "stderr_path": str(stderr_path),
+                "trial_process": "warm",
             }
             line = json.dumps(job) + "\n"
             timed_out = threading.Event()

@@ -72,6 +72,7 @@ def run_job(job: dict) -> None:
         print(f"{PROGRESS_PREFIX}{step} {train_s:.3f}", flush=True)
 
     record, curve = execute_trial(spec, job.get("arch_label", ""), progress=progress)
+    record["trial_process"] = job.get("trial_process", "fresh")  # warm (forked by a warm worker) or fresh
     with open(job["result_path"], "w") as handle:
         json.dump({"record": record, "curve": curve}, handle, default=str)
 
