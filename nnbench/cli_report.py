@@ -56,13 +56,15 @@ def compare(a, b, output, title) -> None:
     "out",
     type=click.Path(path_type=Path),
     required=True,
-    help="Folder of the site (created if missing): index.html and runs/RUN_ID.html.",
+    help="Folder of the site (created if missing): index.html, runs/RUN_ID.html and history/*.html.",
 )
 @click.option("--title", default=None, help="Title of the index page.")
 @debug_option
 def publish(db, out, title) -> None:
     """Write a static site: an index of runs and one self-contained report per run.
 
+    With more than one run in the store, also a history page per architecture and task: quality
+    and step time in every run, and the runs where compare decides a change against the previous one.
     Links are relative: open index.html from disk or copy the folder to any static host.
 
     \b
@@ -74,7 +76,9 @@ def publish(db, out, title) -> None:
 
     index = publish_site(db, out, title=title)
     pages = len(list((index.parent / "runs").glob("*.html")))
-    click.echo(f"wrote {index} ({pages} run page{'s' if pages != 1 else ''})")
+    histories = len(list((index.parent / "history").glob("*.html")))
+    also = f", {histories} history page{'s' if histories != 1 else ''}" if histories else ""
+    click.echo(f"wrote {index} ({pages} run page{'s' if pages != 1 else ''}{also})")
 
 
 @click.command()

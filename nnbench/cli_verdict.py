@@ -44,7 +44,7 @@ def verdict(db, run_id, as_json, baseline) -> None:
     """
     from nnbench.errors import NnbenchError
     from nnbench.report.compare import compare_sides, load_side
-    from nnbench.report.from_store import load_store
+    from nnbench.report.load import load_store
     from nnbench.report.verdicts import regressions, store_verdicts, text, to_json
     from nnbench.store import default_db_path
 

@@ -400,6 +400,16 @@ def task_direction(task_trials: pd.DataFrame) -> bool:
     return True if value is None else bool(value)
 
 
+def planned_looks(trials: pd.DataFrame) -> int:
+    """The looks adaptive seeds planned for these trials (recorded per trial as ``looks``); 1 for a
+    fixed list of seeds and for stores written before adaptive seeds."""
+    if "looks" not in trials:
+        return 1
+    looks = numeric_column(trials, "looks")
+    looks = looks[np.isfinite(looks)]
+    return int(looks.max()) if len(looks) else 1
+
+
 def verdict_of_task(
     task_trials: pd.DataFrame,
     higher_is_better: bool | None = None,

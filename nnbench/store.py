@@ -178,13 +178,16 @@ class Store:
         suite_text: str,
         git_sha: str | None,
         environment: dict[str, Any],
+        *,
+        started_at: float | None = None,
     ) -> None:
-        """Record the start of one ``nnbench run``."""
+        """Record the start of one ``nnbench run`` (``started_at``: epoch seconds, default now)."""
+        started = time.time() if started_at is None else float(started_at)
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO runs (run_id, suite_name, suite_path, suite_text, started_at, git_sha, environment)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, suite_name, suite_path, suite_text, time.time(), git_sha, json.dumps(environment)),
+                (run_id, suite_name, suite_path, suite_text, started, git_sha, json.dumps(environment)),
             )
 
     def finish_run(self, run_id: str) -> None:

@@ -233,4 +233,63 @@ def test_the_summary_fits_a_laptop_screen_without_scrolling(report_file, tmp_pat
     layout = _layout_probe(report_file, width, tmp_path)
     assert layout["scroll"] <= layout["visible"], layout  # no horizontal scrollbar
     assert layout["clipped"] == 0, layout  # every cell wraps rather than clips
-    assert layout["verdict"] == "difference"  # the verdict stands beside the winner
+    assert layout["verdict"] == "verdict against the runner-up"  # the verdict stands beside the leader
+
+
+# -- a published site's history page ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def history_page(tmp_path_factory) -> Path:
+    """A history page of a hostile entry, in a site published from a store of four runs, one slower."""
+    from nnbench.report import history
+    from nnbench.report.publish import publish_site
+
+    folder = tmp_path_factory.mktemp("history")
+    label = f"{synthetic.HOSTILE_ARCH} note={synthetic.HOSTILE_CONFIG_NOTE}"
+    db = synthetic.write_history(
+        folder / "store.db",
+        runs=4,
+        changes={2: {label: synthetic.Change(slowdown=1.5, quality_drop=0.1)}},
+        devices={3: "cpu"},
+        hostile=True,
+        tasks=2,
+        architectures=3,
+        seeds=4,
+        failures=False,
+    )
+    index = publish_site(db, folder / "site")
+    return index.parent / history.HISTORY_DIR / history.page_file(label, synthetic.HOSTILE_TASK)
+
+
+@pytest.fixture(scope="module")
+def history_browsed(history_page, tmp_path_factory):
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "history.png"
+    shot.unlink(missing_ok=True)
+    result = chromium(
+        history_page.as_uri(),
+        tmp_path_factory.mktemp("profile"),
+        "--enable-logging=stderr",
+        "--v=0",
+        "--dump-dom",
+        f"--screenshot={shot}",
+        "--window-size=1280,2400",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result, shot
+
+
+def test_the_history_page_draws_its_figures_with_a_clean_console(history_page, history_browsed):
+    result, shot = history_browsed
+    assert _figure_ids(history_page) == {"fig-history-quality", "fig-history-step"}
+    assert Dom(result.stdout).drawn == {"fig-history-quality", "fig-history-step"}
+    console = [m.group(1) for m in CONSOLE.finditer(result.stderr)]
+    assert console == [], console
+    dom = Dom(result.stdout)
+    assert not [attrs for tag, attrs in dom.tags if tag in ("img", "b", "i")]
+    scripts = [attrs for tag, attrs in dom.tags if tag == "script"]
+    assert [attrs.get("src") for attrs in scripts] == ["../plotly.min.js", None, None, None]
+    # the slower, worse run is marked in the drawn figures (plotly draws a legend entry per trace)
+    assert "slower than the previous run" in result.stdout and "worse than the previous run" in result.stdout
+    assert shot.is_file() and shot.stat().st_size > 10_000

@@ -286,18 +286,27 @@ def test_hostile_names_are_escaped(report):
     assert digits[-1]["architecture"] == HOSTILE_ARCH
 
 
-def test_summary_names_each_tasks_winner_and_is_cautious_with_two_seeds(report):
+def test_the_verdict_table_names_each_tasks_leader_and_is_cautious_with_two_seeds(report):
     rows = tables(report[2], "summary")[0]
-    assert [(row["task"], row["best"], row["runner-up (behind by)"]) for row in rows] == [
-        ("digits", "cnn width=32", "mlp (−0.05)"),
-        ("toy2d", HOSTILE_ARCH, "mlp (−0.05)"),
+    assert [(row["task"], row["leader"]) for row in rows] == [
+        ("digits", "cnn width=32"),
+        ("toy2d", HOSTILE_ARCH),
     ]
-    # the verdict stands next to the winner, not at the far end of the row
-    assert list(rows[0])[:3] == ["task", "best", "difference"]
-    assert all(row["difference"].startswith("too few seeds") for row in rows)
-    assert rows[0]["cost"] == "$0.002" and rows[0]["train time (s)"] == "2.05"
-    text = report[1]
-    assert "scored best" in text and "0.96" in text
+    # the verdict stands next to the leader, not at the far end of the row
+    assert list(rows[0])[:3] == ["task", "leader", "verdict against the runner-up"]
+    digits, toy2d = rows
+    assert digits["verdict against the runner-up"].startswith("undecided against mlp: about ")
+    assert digits["lead [interval]"].startswith("0.05 [-")  # two seeds: an interval far wider than the lead
+    assert toy2d["verdict against the runner-up"].startswith(
+        "undecided against mlp (every seed gave the same"
+    )
+    assert toy2d["lead [interval]"] == "0.05 (no interval)"
+    assert digits["seeds (leader / runner-up)"] == "2 / 2"
+    assert digits["cost"] == "$0.002" and digits["train time (s)"] == "2.05"
+    text = html.unescape(report[1])
+    assert "leads (test accuracy 0.96 ± 0.014 over 2 seeds) and is undecided against mlp" in text
+    assert "0 of 2 tasks decided" in text
+    assert "95% interval" not in " ".join(rows[0])  # no interval is called 95% where none was computed
 
 
 def test_each_task_opens_with_its_registered_description(report):
@@ -388,7 +397,9 @@ def test_a_task_with_no_ok_trial_is_listed_unranked_without_a_figure(tmp_path):
     assert {(row["rank"], row["test mse (mean ± std)"], row["n seeds"]) for row in board} == {("—", "—", "0")}
     assert not [fig for fig in json.loads(page.script_text["nnbench-figures"]) if fig.startswith("fig-2-")]
     summary = tables(page, "summary")[0]
-    assert summary[1]["best"] == "—" and summary[1]["difference"] == "no trial finished ok"
+    assert (
+        summary[1]["leader"] == "—" and summary[1]["verdict against the runner-up"] == "no trial finished ok"
+    )
     assert len(page.tables["failures"]) == 1 + 6
 
 
@@ -468,7 +479,7 @@ def test_tuning_trials_never_compete(tmp_path):
     assert cnn["test accuracy (mean ± std)"].startswith("0.96 ± ") and cnn["n seeds"] == "2"
     everywhere = [row["architecture"] for board in (digits, toy2d) for row in board]
     assert "ghost (tuned)" not in everywhere and "0.9999" not in {
-        row["best"] for row in tables(page, "summary")[0]
+        row["leader's test score (mean ± sd)"] for row in tables(page, "summary")[0]
     }
     assert "ghost (tuned)" not in {row["architecture"] for row in tables(page, "across")[0]}
     assert "tuning boom" not in {row["reason"] for row in tables(page, "failures")[0]}
@@ -574,7 +585,7 @@ def test_every_section_is_present(full_report):
         # a target per task except the fourth (synthetic tasks without a target have none)
         assert len(tables(page, name)) == (3 if name == "targets" else 4), name
     assert len(tables(page, "across")) == 1
-    for phrase in ("scored best", "Performance profile", "Normalised score", "time to target", "samples/s"):
+    for phrase in ("Verdicts", "Performance profile", "Normalised score", "time to target", "samples/s"):
         assert phrase in text
 
 
@@ -1021,3 +1032,44 @@ def test_na_reasons_read_as_words_even_from_older_stores():
         == "gan does generation, not classification"
     )
     assert na_reason("n/a: needs a causal task") == "needs a causal task"
+
+
+def test_across_tasks_uses_fixed_anchors_so_a_new_entry_moves_no_one(tmp_path):
+    db = synthetic.write_store(tmp_path / "s.db", tasks=3, architectures=3, seeds=4)
+    results = nnbench.load_results(db)
+    before = Page(write_report(results, None, None, tmp_path / "a.html").read_text("utf-8"))
+    rows = {row["architecture"]: row for row in tables(before, "across")[0]}
+    assert all(row["IQM of normalised score [95%]"] != "—" for row in rows.values())
+    # one more architecture, far better everywhere: the others' normalised scores stay where they were
+    extra = results[results["architecture"] == results["architecture"].iloc[0]].copy()
+    extra["arch_label"] = extra["architecture"] = "newcomer"
+    extra["trial_id"] = extra["trial_id"] + "-new"
+    extra["test_score"] = [1.0 if higher else 0.0 for higher in extra["higher_is_better"]]
+    after = Page(
+        write_report(pd.concat([results, extra]), None, None, tmp_path / "b.html").read_text("utf-8")
+    )
+    moved = {row["architecture"]: row for row in tables(after, "across")[0]}
+    for label, row in rows.items():
+        assert moved[label]["IQM of normalised score [95%]"] == row["IQM of normalised score [95%]"], label
+    assert "newcomer" in moved
+    improvement = tables(after, "improvement")[0]
+    assert improvement and all(
+        " [" in cell
+        for row in improvement
+        for key, cell in row.items()
+        if key != "P(row beats column) [95%]" and cell
+    )
+    figures = json.loads(after.script_text["nnbench-figures"])
+    assert "fig-scores" in figures and any(
+        trace.get("fill") == "toself" for trace in figures["fig-scores"]["data"]
+    )
+
+
+def test_first_places_count_only_tasks_with_a_rival(tmp_path):
+    results = make_results()
+    alone = results[(results["task"] == "digits") & (results["architecture"] == "mlp")].copy()
+    alone["task"] = "solo-task"
+    alone["trial_id"] = alone["trial_id"] + "-solo"
+    page = Page(write_report(pd.concat([results, alone]), None, None, tmp_path / "r.html").read_text("utf-8"))
+    rows = {row["architecture"]: row for row in tables(page, "across")[0]}
+    assert rows["mlp"]["tasks with a rival"] == "2"  # digits and toy2d, not the task it had to itself

@@ -129,6 +129,30 @@ def test_importing_the_tasks_package_imports_nothing_heavy():
     assert out.strip() == "[]"
 
 
+# A figure a description promises (a percentage) names what it refers to: the training it took or the
+# paper that measured it. "MLP about 76%" with no budget was read as a promise the quick suite broke.
+BUDGET_OR_SOURCE = ("epoch", "steps", "seconds", "minutes", "trained", "training", "paper", "report")
+
+
+def percentage_sentences(text: str) -> list[str]:
+    """The sentences (or bracketed asides) of ``text`` that quote a percentage."""
+    import re
+
+    return [s for s in re.split(r"(?<=[.;:])\s+", text) if re.search(r"\d\s*%", s)]
+
+
+@pytest.mark.parametrize("task_class", BUILTIN_TASKS, ids=lambda t: t.name)
+def test_descriptions_quote_figures_only_with_their_budget_or_source(task_class):
+    for sentence in percentage_sentences(task_class.description):
+        assert any(word in sentence.lower() for word in BUDGET_OR_SOURCE), sentence
+
+
+def test_the_figure_check_flags_an_unsourced_figure():
+    assert percentage_sentences("A CNN should win (about 98%). The MLP lags.") == [
+        "A CNN should win (about 98%)."
+    ]
+
+
 @pytest.mark.parametrize("task_class", BUILTIN_TASKS, ids=lambda t: t.name)
 def test_declarations(task_class):
     assert task_class.version >= 1

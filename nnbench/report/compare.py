@@ -20,6 +20,7 @@ import math
 import pathlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from nnbench import stats, verdict
@@ -115,7 +116,7 @@ def parse_side(spec: str) -> tuple[pathlib.Path, str | None]:
 
 def load_side(spec: str, *, run_id: str | None = None, what: str = "compare") -> Side:
     """Load one side: its trials (of one run if given, in ``spec`` or as ``run_id``) and run records."""
-    from nnbench.report.from_store import load_store
+    from nnbench.report.load import load_store
 
     db, spec_run = parse_side(spec)
     run_id = run_id or spec_run
@@ -155,14 +156,6 @@ def match(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, int, int, int
     return pairs, len(ids), len(a) - len(pairs), len(b) - len(pairs)
 
 
-def _values(rows: pd.DataFrame, column: str, side: str) -> pd.Series:
-    status = rows.get(f"status_{side}")
-    values = pd.to_numeric(rows.get(f"{column}_{side}", pd.Series(dtype=float)), errors="coerce").astype(
-        float
-    )
-    return values[status == "ok"] if status is not None else values
-
-
 def compare_runs(a_spec: str, b_spec: str, *, alpha: float = verdict.ALPHA) -> Comparison:
     """Load both sides, match their trials and compare each (architecture, task) on every measure."""
     return compare_sides(load_side(a_spec), load_side(b_spec), alpha=alpha)
@@ -170,10 +163,17 @@ def compare_runs(a_spec: str, b_spec: str, *, alpha: float = verdict.ALPHA) -> C
 
 def _by_seed(rows: pd.DataFrame, column: str, side: str) -> dict:
     """``{seed: value}`` of ``column`` on one side over its trials that finished ok."""
-    values = _values(rows, column, side)
-    seeds = rows.loc[values.index, f"seed_{side}"] if f"seed_{side}" in rows else values.index
+    # plain arrays, not pandas lookups: the history pages call this thousands of times
+    name = f"{column}_{side}"
+    if name in rows:
+        values = pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=float)
+    else:
+        values = np.full(len(rows), np.nan)
+    status = rows.get(f"status_{side}")
+    keep = (status == "ok").to_numpy() if status is not None else np.ones(len(rows), dtype=bool)
+    seeds = rows[f"seed_{side}"].to_numpy() if f"seed_{side}" in rows else rows.index.to_numpy()
     out = {}
-    for i, (seed, value) in enumerate(zip(seeds, values, strict=True)):
+    for i, (seed, value) in enumerate(zip(seeds[keep], values[keep], strict=True)):
         if math.isfinite(value):
             out[seed if seed not in out else (seed, i)] = float(value)
     return out
@@ -227,11 +227,18 @@ def _text(value) -> str:
     return str(value)
 
 
-def compare_sides(a: Side, b: Side, *, alpha: float = verdict.ALPHA) -> Comparison:
+def compare_sides(
+    a: Side, b: Side, *, alpha: float = verdict.ALPHA, task_column: str | None = None
+) -> Comparison:
     """Match the trials of two loaded sides and compare each (architecture, task) on every measure.
 
     Each measure's comparisons form one family: their intervals are Bonferroni intervals at
     ``1 - alpha / family``, so the chance of any false "better" or "worse" in a measure is at most alpha.
+    Each row's ``settings`` names the settings in which its own matched trials differ.
+
+    Tasks are told apart by :func:`nnbench.stats.task_labels` of the matched trials, or, with
+    ``task_column``, by that column of A's trials (the history pages label a task once for a whole
+    store, so the same task reads the same in every pair of runs).
     """
     pairs, by_id, only_a, only_b = match(a.results, b.results)
     result = Comparison(a, b, len(pairs), by_id, only_a, only_b, alpha=alpha)
@@ -244,7 +251,10 @@ def compare_sides(a: Side, b: Side, *, alpha: float = verdict.ALPHA) -> Comparis
     label_a = pairs["arch_label_a"] if "arch_label_a" in pairs else pairs["architecture_a"]
     pairs = pairs.assign(_label=label_a.where(label_a.notna(), pairs["architecture_a"]).astype(str))
     # two configurations of one task are two tasks
-    tasks = stats.task_labels(pairs.rename(columns={"task_a": "task", "task_config_a": "task_config"}))
+    if task_column is not None:
+        tasks = pairs[f"{task_column}_a"].astype(str)
+    else:
+        tasks = stats.task_labels(pairs.rename(columns={"task_a": "task", "task_config_a": "task_config"}))
     pairs = pairs.assign(_task=tasks)
     groups = []
     for (label, task), rows in pairs.groupby(["_label", "_task"], sort=True):
@@ -265,7 +275,7 @@ def compare_sides(a: Side, b: Side, *, alpha: float = verdict.ALPHA) -> Comparis
     for label, task, rows in groups:
         higher = rows.get("higher_is_better_a", pd.Series(dtype=object)).dropna()
         metric = rows.get("metric_a", pd.Series(dtype=object)).dropna()
-        entry = {"label": label, "task": str(task), "pairs": len(rows)}
+        entry = {"label": label, "task": str(task), "pairs": len(rows), "settings": setting_differences(rows)}
         entry["metric"] = str(metric.iloc[0]) if len(metric) else "score"
         for column, _what, _unit, score in METRICS:
             direction = (bool(higher.iloc[0]) if len(higher) else True) if score else False

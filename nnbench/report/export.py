@@ -95,7 +95,8 @@ def export_results(
     db=None, run_id: str | None = None, output: str | pathlib.Path = "results.csv", fmt: str | None = None
 ) -> tuple[pathlib.Path, int]:
     """Export the trials of the store at ``db`` (one run's with ``run_id``); return the path and the row count."""
-    from nnbench.report.from_store import check_output, load_store
+    from nnbench.report.from_store import check_output
+    from nnbench.report.load import load_store
 
     output = check_output(output)
     fmt = infer_format(output, fmt)

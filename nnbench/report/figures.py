@@ -397,6 +397,56 @@ def performance_profile(
     )
 
 
+def score_profiles(
+    profiles: dict, *, colors: dict[str, str] | None = None, n_tasks: int | None = None
+) -> Figure:
+    """Score distributions across tasks (Agarwal et al. 2021): per entry, the share of its runs whose
+    anchor-normalised score exceeds tau, each task weighing the same, with a stratified-bootstrap band.
+
+    ``profiles`` maps entry labels to :class:`nnbench.across_tasks.Profile` on shared thresholds.
+    """
+    colors = colors or architecture_colors(profiles)
+    data = []
+    for label, profile in profiles.items():
+        name = plotly_text(label)
+        color = colors.get(str(label))
+        taus = [round(float(t), 6) for t in profile.taus]
+        data.append(
+            {
+                "type": "scatter",
+                "x": taus + taus[::-1],
+                "y": [round(float(v), 6) for v in profile.high]
+                + [round(float(v), 6) for v in profile.low[::-1]],
+                "fill": "toself",
+                "fillcolor": _rgba(color, 0.15),
+                "line": {"width": 0},
+                "hoverinfo": "skip",
+                "showlegend": False,
+                "legendgroup": name,
+                "name": name,
+            }
+        )
+        data.append(
+            {
+                "type": "scatter",
+                "x": taus,
+                "y": [round(float(v), 6) for v in profile.share],
+                "mode": "lines",
+                "line": {"width": 2, "color": color},
+                "name": name,
+                "legendgroup": name,
+                "hovertemplate": f"{name}<br>%{{y:.0%}} of runs score above %{{x:.2f}}<extra></extra>",
+            }
+        )
+    suffix = f" ({n_tasks} task{'s' if n_tasks != 1 else ''} with anchors)" if n_tasks else ""
+    return _figure(
+        data,
+        "Score distributions across tasks" + suffix,
+        xaxis=_axis("tau: normalised score (0 = chance or untrained, 1 = the task's target)"),
+        yaxis=_axis("share of runs scoring above tau", range=[-0.02, 1.02], tickformat=".0%"),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # tuning studies
 

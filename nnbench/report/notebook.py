@@ -20,7 +20,7 @@ class Results:
     """One results store (or one run of it), as the report sees it."""
 
     def __init__(self, db: str | pathlib.Path | None = None, run: str | None = None):
-        from nnbench.report.from_store import load_store
+        from nnbench.report.load import load_store
 
         data = load_store(db, run)
         self.db = db

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
+from nnbench import stats
 from nnbench.report import (
     across_section,
     context_section,
@@ -125,28 +126,33 @@ def build_page(
     from nnbench.report.microbench import benchmark_context
 
     every = prepare_trials(results)
+    # Two configurations of one task are two tasks (never one leaderboard), as every verdict reads them.
+    every["task_label"] = stats.task_labels(every) if len(every) else pd.Series(dtype=object)
     trials = tuning_section.competing(every)  # tuning trials show only in the tuning section
     colors = figures.architecture_colors(every["arch_label"])
     family_colors = figures.architecture_colors(scaling_section.families(scaling_section.sized(every)))
     ordered = list(_by_task(every, runs))
     if descriptions is None:
-        descriptions = task_descriptions([name for name, _ in ordered])
+        descriptions = task_descriptions(sorted({str(t["task"].iloc[0]) for _, t in ordered}))
     points = _curve_points(curves, trials)
 
     plots: dict[str, Any] = {}
     parts: dict[str, list] = {kind.id: [] for kind in TASK_SECTIONS}
     for index, (task_name, task_trials) in enumerate(ordered, start=1):
+        registered = str(task_trials["task"].iloc[0])
         view = TaskView(
             index=index,
             name=str(task_name),
             trials=task_trials,
             competing=tuning_section.competing(task_trials),
-            points=points[points["task"] == task_name] if len(points) else points,
+            points=points[points["task_label"] == task_name] if len(points) else points,
             metric=_metric(task_trials),
             higher_is_better=_higher(task_trials),
-            description=descriptions.get(str(task_name), ""),
+            description=descriptions.get(registered, ""),
             colors=colors,
             family_colors=family_colors,
+            looks=stats.planned_looks(task_trials),
+            task=registered,
         )
         for kind in TASK_SECTIONS:
             part, part_plots = kind.build(view)
@@ -161,20 +167,22 @@ def build_page(
 
     page: list[PageSection] = []
     if tasks:
-        summaries = [
-            summary_section.task_summary(
-                t["name"], t["anchor"], t["metric"], t["board"], f.number(t["target"])
-            )
-            for t in tasks
-        ]
+        summaries = [summary_section.task_summary(t) for t in tasks]
         across, across_plots = across_section.build(tasks, trials, colors)
         plots.update(across_plots)
+        decided = sum(s["decided"] for s in summaries)
         page.append(
             PageSection(
                 "summary",
-                "Summary",
+                "Verdicts",
                 "_summary.html",
-                {"summaries": summaries, "table": summary_section.summary_table(summaries), "across": across},
+                {
+                    "summaries": summaries,
+                    "table": summary_section.summary_table(summaries),
+                    "across": across,
+                    "decided": decided,
+                    "procedures": sorted({s["procedure"] for s in summaries}),
+                },
             )
         )
     for kind in TASK_SECTIONS:
@@ -323,12 +331,19 @@ def _label_from_config(architecture: Any, arch_config: Any) -> str:
 
 
 def _by_task(trials: pd.DataFrame, runs: pd.DataFrame | None):
-    """Each task's trials, in the order the suites list the tasks, then in order of appearance."""
-    present = list(pd.unique(trials["task"]))
-    listed = [name for name in _suite_task_order(runs) if name in present]
-    groups = dict(tuple(trials.groupby("task", sort=False))) if len(trials) else {}
-    for task_name in dict.fromkeys(listed + present):
-        yield task_name, groups[task_name]
+    """Each task's trials (a task configuration, by ``task_label``), in the order the suites list the
+    tasks, then in order of appearance."""
+    if not len(trials):
+        return
+    listed = _suite_task_order(runs)
+    first_seen = {name: i for i, name in enumerate(pd.unique(trials["task"]))}
+
+    def order(label_and_group):
+        name = str(label_and_group[1]["task"].iloc[0])
+        position = listed.index(name) if name in listed else len(listed) + first_seen[name]
+        return position, list(pd.unique(trials["task_label"])).index(label_and_group[0])
+
+    yield from sorted(trials.groupby("task_label", sort=False), key=order)
 
 
 def _suite_task_order(runs: pd.DataFrame | None) -> list[str]:
@@ -353,11 +368,11 @@ def _suite_task_order(runs: pd.DataFrame | None) -> list[str]:
 
 def _curve_points(curves: pd.DataFrame | None, trials: pd.DataFrame) -> pd.DataFrame:
     """Validation points of the primary metric of trials that finished ok, with task and label."""
-    columns = ["task", "arch_label", "step", "train_s", "value"]
+    columns = ["task", "task_label", "arch_label", "step", "train_s", "value"]
     needed = {"trial_id", "step", "train_s", "split", "metric", "value"}
     if curves is None or len(curves) == 0 or not needed <= set(curves.columns) or len(trials) == 0:
         return pd.DataFrame(columns=columns)
-    ok = trials.loc[trials["status"] == "ok", ["trial_id", "task", "arch_label", "metric"]]
+    ok = trials.loc[trials["status"] == "ok", ["trial_id", "task", "task_label", "arch_label", "metric"]]
     val = curves.loc[curves["split"] == "val", ["trial_id", "step", "train_s", "metric", "value"]]
     merged = val.merge(ok, on="trial_id", suffixes=("", "_primary"))
     merged = merged[merged["metric"].astype(str) == merged["metric_primary"].astype(str)]

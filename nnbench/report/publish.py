@@ -1,4 +1,6 @@
-"""A static site of reports: ``index.html`` listing the runs, one page per run under ``runs/``.
+"""A static site of reports: ``index.html`` listing the runs, one page per run under ``runs/``, and,
+when the store holds several runs, one history page per architecture entry and task under
+``history/`` (:mod:`nnbench.report.history`).
 
 Every link is relative, so the folder works from ``file://`` and from any static host (GitHub
 Pages, S3, ``python -m http.server``); each run page is a report that links back to the index and
@@ -34,6 +36,7 @@ def publish_site(db=None, out: str | pathlib.Path = "site", *, title: str | None
     """Write the site for every run in the store at ``db`` into the folder ``out``; return the index path."""
     from nnbench import store
     from nnbench.report.from_store import plugin_sections
+    from nnbench.report.history import write_history
     from nnbench.report.html import PLOTLY_FILE, plotly_source, template
     from nnbench.report.page import write_report
 
@@ -47,11 +50,12 @@ def publish_site(db=None, out: str | pathlib.Path = "site", *, title: str | None
     (out / PLOTLY_FILE).write_text(plotly_source(), encoding="utf-8")
 
     by_run = dict(tuple(results.groupby("run_id", sort=False))) if len(results) else {}
-    listed, taken = [], set()
+    listed, taken, run_pages = [], set(), {}
     for run in runs.sort_values("started_at", ascending=False, na_position="last").to_dict("records"):
         run_id = str(run["run_id"])
         trials = by_run.get(run_id, results.iloc[:0])
         name = page_name(run_id, taken)
+        run_pages[run_id] = f"{RUNS_DIR}/{name}"
         suite = f.text(run.get("suite_name"))
         run_curves = (
             curves[curves["trial_id"].isin(set(trials["trial_id"]))] if len(trials) else curves.iloc[:0]
@@ -85,10 +89,12 @@ def publish_site(db=None, out: str | pathlib.Path = "site", *, title: str | None
                 "href": f"{RUNS_DIR}/{name}",
             }
         )
+    history = write_history(out, results, runs, run_pages, plotly_file=PLOTLY_FILE)
     page = template("index.html").render(
         title=title or "nnbench results",
         links=[],
         runs=listed,
+        history=history,
         plotly_js=None,
         figures_json=None,
     )

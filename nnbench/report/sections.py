@@ -25,6 +25,8 @@ CELL_CLASSES = {
     "status": "status",
     "wrap": "wrap",
     "link": "name",
+    "href": "name",
+    "verdict": "name",
 }
 
 
@@ -34,7 +36,9 @@ class Column:
 
     ``kind`` is ``text``, ``num`` (right-aligned figures), ``name``, ``arch`` (an architecture label,
     badged when the row is a non-neural reference), ``error`` (monospace, wraps anywhere),
-    ``status``, ``wrap`` (prose that wraps at words) or ``link`` (a link to ``#row["anchor"]``);
+    ``status``, ``wrap`` (prose that wraps at words), ``link`` (a link to ``#row["anchor"]``),
+    ``href`` (a link to the relative URL ``row[key + "_href"]``, plain text when that is empty) or
+    ``verdict`` (an outcome word, coloured by its CSS class ``verdict-<word>``);
     ``hover`` names a row key shown as the cell's tooltip.
     """
 
@@ -72,6 +76,8 @@ class TaskView:
     description: str = ""
     colors: dict[str, str] = field(default_factory=dict)  # architecture label -> colour
     family_colors: dict[str, str] = field(default_factory=dict)  # scaling family -> colour
+    looks: int = 1  # the looks adaptive seeds planned for these trials (the verdicts' error control)
+    task: str = ""  # the registered task's name (``name`` adds the options that tell configurations apart)
 
     @property
     def direction(self) -> str:

@@ -1,118 +1,118 @@
-"""The report's first screen: per task, who leads, by how much, how sure, at what time and cost.
+"""The report's first screen: the verdict table. Per task, who leads, the outcome against the runner-up
+with the difference and its interval, the margin, the seeds, and for an undecided task about how many
+seeds would decide it; then the same in sentences.
 
-:func:`task_summary` reads one task's leaderboard (from :func:`nnbench.stats.leaderboard`);
-:func:`summary_table` lays the tasks out as one table that fits a laptop screen, the verdict next to
-the leader.
+The verdicts are :class:`nnbench.verdict.TaskVerdict` objects, computed once per task by the task's
+section (:mod:`nnbench.report.task_section`) with the procedure every consumer shares; this module
+only puts them into words that match the procedure ("decidedly ahead", "equivalent within 1 point",
+"undecided").
 """
 
 from __future__ import annotations
 
 import math
 
-import pandas as pd
-
-from nnbench import stats
+from nnbench import verdict
 from nnbench.report import fmt as f
 from nnbench.report.sections import Column, Table
+from nnbench.types import Margin
 
 BLANK = f.BLANK
 
 
-def task_summary(task_name: str, anchor: str, metric: str, board: pd.DataFrame, target: float) -> dict:
-    """The summary of one task: who won, by how much, at what cost, and whether it is within the noise."""
-    summary = {
-        "task": task_name,
-        "anchor": anchor,
+def margin_words(task_verdict: verdict.TaskVerdict, metric: str) -> str:
+    """The equivalence margin as people say it: ``1 point`` of accuracy, ``10% of the leader's fid``."""
+    margin = task_verdict.margin
+    if margin is None or not task_verdict.margin_abs > 0:
+        return "none"
+    if isinstance(margin, Margin) and margin.relative:
+        return f"{100 * margin.value:.3g}% of the leader's {metric}"
+    value = task_verdict.margin_abs
+    if "accuracy" in metric and value < 1:
+        points = 100 * value
+        return f"{points:.3g} point{'' if points == 1 else 's'}"
+    return f"±{value:.3g}"
+
+
+def outcome_words(task_verdict: verdict.TaskVerdict, metric: str) -> str:
+    """The leader against the runner-up, in the procedure's words."""
+    runner = task_verdict.runner_up
+    if task_verdict.leader is None:
+        return "no trial finished ok"
+    if runner is None:
+        return "alone: no other architecture scored"
+    if runner.outcome == verdict.WORSE:
+        return f"decidedly ahead of {runner.entry}"
+    if runner.outcome == verdict.EQUIVALENT:
+        return f"equivalent to {runner.entry} within {margin_words(task_verdict, metric)}"
+    text = f"undecided against {runner.entry}"
+    current = max(runner.seeds)
+    if runner.seeds_needed is not None and runner.seeds_needed > current:
+        more = runner.seeds_needed - current
+        text += f": about {more} more seed{'' if more == 1 else 's'} each would likely decide it"
+    elif not runner.difference.has_interval:
+        text += f" ({runner.reason})"
+    return text
+
+
+def difference_text(comparison: verdict.Comparison | None) -> str:
+    """``0.052 [0.031, 0.073]``: the leader's lead (oriented: positive is ahead) and its interval."""
+    if comparison is None:
+        return BLANK
+    d = comparison.difference
+    if not math.isfinite(d.estimate):
+        return BLANK
+    if not d.has_interval:
+        return f"{f.num(d.estimate, 3)} (no interval)"
+    return f"{f.num(d.estimate, 3)} [{f.num(d.low, 3)}, {f.num(d.high, 3)}]"
+
+
+def task_summary(task: dict) -> dict:
+    """One task's row of the verdict table and its sentence, from the task section's data."""
+    task_verdict: verdict.TaskVerdict = task["verdict"]
+    board = task["board"]
+    metric = task["metric"]
+    leader = task_verdict.leader
+    row = board[board["arch_label"].astype(str) == str(leader)].iloc[0] if leader is not None else None
+    runner = task_verdict.runner_up
+    seeds = BLANK
+    if leader is not None:
+        seeds = str(task_verdict.seeds.get(leader, 0))
+        if runner is not None:
+            seeds += f" / {task_verdict.seeds.get(runner.entry, 0)}"
+    score = BLANK
+    if row is not None and row["n"]:
+        score = f.num(row["mean"]) + (f" ± {f.num(row['std'], 2)}" if row["n"] > 1 else "")
+    return {
+        "task": task["name"],
+        "anchor": task["anchor"],
         "metric": metric,
-        "winner": BLANK,
-        "winner_reference": False,
-        "score": BLANK,
-        "interval": BLANK,
-        "runner_up": BLANK,
-        "gap": BLANK,
-        "tied_with": [],
-        "train_s": BLANK,
-        "cost_usd": BLANK,
-        "ttt": None,
-        "best_neural": None,
-        "verdict": "none",
-        "n": 0,
+        "leader": leader if leader is not None else BLANK,
+        "reference": bool(row["reference"]) if row is not None else False,
+        "outcome": runner.outcome if runner is not None else ("alone" if leader else "none"),
+        "verdict": outcome_words(task_verdict, metric),
+        "difference": difference_text(runner),
+        "margin": margin_words(task_verdict, metric),
+        "seeds": seeds,
+        "score": score,
+        "train_s": f.seconds(row["train_s"]) if row is not None else BLANK,
+        "cost": f.usd(row["cost_usd"]) if row is not None else BLANK,
+        "decided": task_verdict.decided,
+        "procedure": task_verdict.procedure(),
     }
-    scored = board[board["n"] > 0] if len(board) else board
-    if len(scored) == 0:
-        return summary | {"noise": "no trial finished ok"}
-    best = scored.iloc[0]
-    summary |= {
-        "winner": best["arch_label"],
-        "winner_reference": bool(best["reference"]),
-        "score": f.num(best["mean"]),
-        "interval": f"[{f.num(best['ci_low'])}, {f.num(best['ci_high'])}]" if best["n"] >= 2 else "n/a",
-        "train_s": f.seconds(best["train_s"]),
-        "cost_usd": f.usd(best["cost_usd"]),
-        "n": int(best["n"]),
-    }
-    if not math.isnan(target):
-        summary["ttt"] = {
-            "target": f.num(target),
-            "median": f.seconds(best["ttt_median"]),
-            "reached": int(best.get("n_reached", 0) or 0),
-            "n": int(best["n_trials"]),
-        }
-    if best["reference"]:
-        neural = scored[~scored["reference"].astype(bool)]
-        if len(neural):
-            summary["best_neural"] = {
-                "label": neural.iloc[0]["arch_label"],
-                "score": f.num(neural.iloc[0]["mean"]),
-            }
-    if len(scored) < 2:
-        return summary | {"noise": "only one architecture scored", "verdict": "alone"}
-    second = scored.iloc[1]
-    summary |= {"runner_up": second["arch_label"], "gap": f.num(abs(best["mean"] - second["mean"]), 3)}
-    summary["tied_with"] = [
-        row["arch_label"]
-        for row in scored.iloc[1:].to_dict("records")
-        if row["tied"] and row["rank"] == best["rank"]
-    ]
-    if min(best["n"], second["n"]) < stats.MIN_SEEDS_TO_JUDGE:
-        return summary | {
-            "noise": f"too few seeds to tell (needs {stats.MIN_SEEDS_TO_JUDGE}+ each)",
-            "verdict": "few-seeds",
-        }
-    if stats.intervals_overlap(best["ci_low"], best["ci_high"], second["ci_low"], second["ci_high"]):
-        return summary | {"noise": "within the noise (95% intervals overlap)", "verdict": "noise"}
-    return summary | {"noise": "clear (95% intervals apart)", "verdict": "clear"}
 
 
 def summary_table(summaries: list[dict]) -> Table:
-    """One row per task: the leader with the verdict beside it, its score, the runner-up, time and cost."""
-    rows = []
-    for s in summaries:
-        score = s["score"] if s["interval"] in ("n/a", BLANK) else f"{s['score']} {s['interval']}"
-        rows.append(
-            {
-                "task": s["task"],
-                "anchor": s["anchor"],
-                "best": s["winner"],
-                "reference": s["winner_reference"],
-                "difference": s["noise"],
-                "score": score,
-                "metric": s["metric"],
-                "runner_up": s["runner_up"] if s["gap"] == BLANK else f"{s['runner_up']} (−{s['gap']})",
-                "seeds": str(s["n"]) if s["n"] else BLANK,
-                "train_s": s["train_s"],
-                "cost": s["cost_usd"],
-            }
-        )
+    """The verdict table: one row per task, the verdict beside the leader."""
     columns = [
         Column("task", "task", "link"),
-        Column("best", "best", "arch"),
-        Column("difference", "difference", "wrap"),
-        Column("metric", "metric"),
-        Column("score", "mean [95% interval]", "num"),
-        Column("runner_up", "runner-up (behind by)", "wrap"),
-        Column("seeds", "seeds", "num"),
+        Column("leader", "leader", "arch"),
+        Column("verdict", "verdict against the runner-up", "wrap"),
+        Column("difference", "lead [interval]", "num"),
+        Column("margin", "margin", "wrap"),
+        Column("seeds", "seeds (leader / runner-up)", "num"),
+        Column("score", "leader's test score (mean ± sd)", "num"),
         Column("train_s", "train time (s)", "num"),
         Column("cost", "cost", "num"),
     ]
-    return Table("summary", columns, rows)
+    return Table("summary", columns, summaries)

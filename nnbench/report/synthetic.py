@@ -18,6 +18,12 @@ suite stores them:
   all) with a tuning study of N trials (``stage`` "tune", one seed, half the budget, sampled
   ``hparams``) and the re-run of its best configuration on every seed (``stage`` "final", label
   ``... (tuned)``).
+
+Several runs in one store, for the history pages of ``nnbench publish``: :func:`write_history` writes
+``runs`` runs of the same suite, a day apart, each with its own git sha and noise (``noise_seed``),
+and trial ids that hash the run id (``id_per_run``: the runner's do not, so in a real store a second
+run of an unchanged suite resumes instead). ``changes`` makes an entry's quality drop or its times
+grow in one run (:class:`Change`), so a test knows which run a change must be decided on.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import hashlib
 import json
 import math
 import pathlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,6 +49,21 @@ SIZES = ("xs", "s", "m", "l")  # the named sizes a sized store sweeps, smallest 
 TUNE_STEPS = 300  # a tuning trial's budget: half a main trial's
 TUNE_SAMPLER = "tpe"
 DEVICE_NAMES = {"cuda": "NVIDIA H100 80GB HBM3", "cpu": "AMD EPYC"}
+GIT_SHA = "0123456789abcdef0123456789abcdef01234567"
+START = 1735689600.0  # 2025-01-01 00:00 UTC: the first run of a synthetic history
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Change:
+    """How one architecture entry differs in a run from the store's other runs.
+
+    ``quality_drop`` moves its quality towards worse by that much (in score units: an accuracy falls,
+    an error rises); ``slowdown`` multiplies its times (step time, training time, cost).
+    """
+
+    quality_drop: float = 0.0
+    slowdown: float = 1.0
 
 
 def _task_specs(tasks: int, hostile: bool) -> list[dict]:
@@ -93,6 +115,9 @@ def trials(
     sizes: Sequence[str] = (),
     tuning: int = 0,
     tuned_tasks: int | None = None,
+    noise_seed: int | None = None,
+    changes: Mapping[str, Change] | None = None,
+    id_per_run: bool = False,
 ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Yield ``(record, curve)`` per trial, as the runner hands them to ``Store.write_trial``.
 
@@ -100,8 +125,17 @@ def trials(
     runner's does; ``slowdown`` multiplies every time (for comparisons of a slower run). ``sizes``,
     ``tuning`` and ``tuned_tasks`` add sized and tuned rows (see the module's docstring); without
     them the rows are exactly those of earlier versions.
+
+    ``noise_seed`` draws each trial's noise (its score, times, failures) from a generator of its own,
+    while ``rng_seed`` still draws what each architecture is (its quality and speed): two runs with one
+    ``rng_seed`` and two noise seeds are the same suite run twice. ``changes`` maps architecture
+    labels (without `` (tuned)``) to a :class:`Change` applied in this run; ``id_per_run`` hashes
+    ``run_id`` into every trial id, so runs of the same trials can share one store.
     """
     rng = np.random.default_rng(rng_seed)
+    noise = rng if noise_seed is None else np.random.default_rng(noise_seed)
+    changes = changes or {}
+    salt = run_id if id_per_run else None
     task_specs = _task_specs(tasks, hostile)
     arch_specs = _arch_specs(architectures, hostile, reference)
     staged = bool(sizes) or tuning > 0  # only then do records carry stage and size, as new stores do
@@ -112,14 +146,19 @@ def trials(
             quality = rng.uniform(0.6, 0.98)
             speed = math.exp(rng.normal(0.0, 0.8))
             for variant, v_quality, v_speed in _sized(rng, arch, sizes, quality, speed):
+                change = changes.get(variant["label"], Change())
+                v_quality -= change.quality_drop
+                v_speed *= change.slowdown
                 common = (run_id, task, variant, v_quality, v_speed * slowdown, points)
                 if tuned and not arch["reference"] and not skipped:
-                    yield from _study(rng, *common, seeds, tuning, failures, hostile, device)
+                    yield from _study(
+                        rng, *common, seeds, tuning, failures, hostile, device, noise=noise, salt=salt
+                    )
                     continue
                 extra = {"stage": "main", "size": variant.get("size")} if staged else None
                 for seed in range(seeds):
                     yield _trial(
-                        rng,
+                        noise,
                         run_id,
                         task,
                         variant,
@@ -132,6 +171,7 @@ def trials(
                         hostile,
                         device,
                         extra=extra,
+                        salt=salt,
                     )
 
 
@@ -158,9 +198,12 @@ def _sized(rng, arch: dict, sizes: Sequence[str], quality: float, speed: float):
         yield variant, 1.0 - smallest_error * (4.0**i) ** -exponent, speed * 2.0**i
 
 
-def _study(rng, run_id, task, arch, quality, speed, points, seeds, n, failures, hostile, device):
+def _study(
+    rng, run_id, task, arch, quality, speed, points, seeds, n, failures, hostile, device, *, noise, salt
+):
     """A tuning study of ``n`` trials on seed 0 with half the budget, then its best configuration on
-    every seed with the full budget, as ``nnbench.tuning`` stores them."""
+    every seed with the full budget, as ``nnbench.tuning`` stores them (each trial's noise from
+    ``noise``, which is ``rng`` itself unless a run draws its noise apart)."""
     study_id = hashlib.sha256(json.dumps([arch["label"], task["name"], "study"]).encode()).hexdigest()[:16]
     tuned = {**arch, "label": f"{arch['label']} (tuned)"}
     size = arch.get("size")
@@ -176,7 +219,7 @@ def _study(rng, run_id, task, arch, quality, speed, points, seeds, n, failures, 
         shortfall = 0.06 * (math.log10(hparams["training.lr"]) - best_log_lr) ** 2 + 0.03
         extra = common | {"stage": "tune", "study": study_id, "tune_index": index, "hparams": hparams}
         record, curve = _trial(
-            rng,
+            noise,
             run_id,
             task,
             tuned,
@@ -190,6 +233,7 @@ def _study(rng, run_id, task, arch, quality, speed, points, seeds, n, failures, 
             device,
             steps=TUNE_STEPS,
             extra=extra,
+            salt=salt,
         )
         if record["status"] == "ok":
             found.append((record["val_score"], hparams, quality - shortfall))
@@ -201,7 +245,7 @@ def _study(rng, run_id, task, arch, quality, speed, points, seeds, n, failures, 
     extra = common | {"stage": "final", "tuned_from": study_id, "hparams": hparams}
     for seed in range(seeds):
         yield _trial(
-            rng,
+            noise,
             run_id,
             task,
             tuned,
@@ -214,6 +258,7 @@ def _study(rng, run_id, task, arch, quality, speed, points, seeds, n, failures, 
             hostile,
             device,
             extra=extra,
+            salt=salt,
         )
 
 
@@ -233,11 +278,14 @@ def _trial(
     *,
     steps: int = 600,
     extra: dict[str, Any] | None = None,
+    salt: str | None = None,
 ):
     extra = extra or {}
     identity = [arch["name"], arch["config"], task["name"], task["config"], seed, device]
     if extra:  # a tuning trial differs from the final re-run and from its study's other trials
         identity.append({k: extra.get(k) for k in ("stage", "size", "tune_index", "hparams")})
+    if salt is not None:  # one trial per run, so several runs of it can share a store
+        identity.append({"run": salt})
     trial_id = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     record: dict[str, Any] = {
         "trial_id": trial_id,
@@ -407,11 +455,20 @@ def write_store(
     sizes: Sequence[str] = (),
     tuning: int = 0,
     tuned_tasks: int | None = None,
+    noise_seed: int | None = None,
+    changes: Mapping[str, Change] | None = None,
+    id_per_run: bool = False,
+    started_at: float | None = None,
+    git_sha: str = GIT_SHA,
+    nnbench_version: str = "0.1.0",
+    torch_version: str = "2.13.0",
 ) -> pathlib.Path:
     """Write a synthetic store at ``path`` (one run) through the store's own API; return the path.
 
-    Writing into an existing store adds a run (give it another ``run_id``). ``sizes``, ``tuning``
-    and ``tuned_tasks`` are :func:`trials`'.
+    Writing into an existing store adds a run (give it another ``run_id``, and ``id_per_run`` when
+    it repeats trials already there). ``sizes``, ``tuning``, ``tuned_tasks``, ``noise_seed``,
+    ``changes`` and ``id_per_run`` are :func:`trials`'; ``started_at`` (epoch seconds, default now),
+    ``git_sha`` and the versions go into the run's record.
     """
     from nnbench.store import Store
 
@@ -422,14 +479,15 @@ def write_store(
             HOSTILE_SUITE if hostile else "synthetic",
             None,
             suite_text(tasks, architectures, seeds, hostile, sizes=sizes, tuning=tuning),
-            "0123456789abcdef0123456789abcdef01234567",
+            git_sha,
             {
                 "python": "3.12.1",
-                "nnbench_version": "0.1.0",
-                "torch_version": "2.13.0",
+                "nnbench_version": nnbench_version,
+                "torch_version": torch_version,
                 "device": device,
                 "device_name": DEVICE_NAMES.get(device, device),
             },
+            started_at=started_at,
         )
         for record, curve in trials(
             tasks=tasks,
@@ -446,7 +504,52 @@ def write_store(
             sizes=sizes,
             tuning=tuning,
             tuned_tasks=tuned_tasks,
+            noise_seed=noise_seed,
+            changes=changes,
+            id_per_run=id_per_run,
         ):
             store.write_trial(record, curve)
         store.finish_run(run_id)
     return path
+
+
+def history_run_id(index: int) -> str:
+    """The run id of the ``index``-th run (from 0) of :func:`write_history`."""
+    return f"2025-01-{index + 1:02d}-nightly"
+
+
+def write_history(
+    path: str | pathlib.Path,
+    *,
+    runs: int = 4,
+    changes: Mapping[int, Mapping[str, Change]] | None = None,
+    run_ids: Sequence[str] | None = None,
+    devices: Mapping[int, str] | None = None,
+    **options: Any,
+) -> pathlib.Path:
+    """Write ``runs`` runs of one synthetic suite into the store at ``path``; return the path.
+
+    Run ``i`` (from 0) starts on day ``i`` after :data:`START`, with id ``run_ids[i]`` (default
+    :func:`history_run_id`), its own git sha and noise, nnbench ``0.1.i``, torch 2.12.0 before the last
+    run and 2.13.0 in it, on ``devices.get(i)`` (default ``options``' device or cuda), and
+    ``changes.get(i)`` applied (:class:`Change` by architecture label). Every other option goes to
+    :func:`write_store` for every run alike, so the architectures are the same in each run.
+    """
+    changes = changes or {}
+    devices = devices or {}
+    device = options.pop("device", "cuda")
+    for i in range(runs):
+        write_store(
+            path,
+            run_id=run_ids[i] if run_ids else history_run_id(i),
+            noise_seed=1000 + i,
+            changes=changes.get(i),
+            id_per_run=True,
+            started_at=START + i * DAY,
+            git_sha=hashlib.sha1(f"commit {i}".encode()).hexdigest(),
+            nnbench_version=f"0.1.{i}",
+            torch_version="2.13.0" if i == runs - 1 else "2.12.0",
+            device=devices.get(i, device),
+            **options,
+        )
+    return pathlib.Path(path)

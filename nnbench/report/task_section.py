@@ -34,7 +34,8 @@ def build(view: TaskView) -> tuple[dict | None, dict[str, Any]]:
         return None, {}
     metric, higher_is_better = view.metric, view.higher_is_better
     target = f.number(first_value(task_trials["target"]))
-    board = stats.leaderboard(task_trials, higher_is_better)
+    task_verdict = stats.verdict_of_task(task_trials, higher_is_better, looks=view.looks)
+    board = stats.leaderboard(task_trials, higher_is_better, looks=view.looks)
     records = board.to_dict("records")
     attempted = task_trials[task_trials["status"] != "skipped"]
     capped = stats.ran_to_time_cap(
@@ -56,6 +57,10 @@ def build(view: TaskView) -> tuple[dict | None, dict[str, Any]]:
         "n_trials": len(attempted),
         "n_ok": int((task_trials["status"] == "ok").sum()),
         "board": board,
+        "verdict": task_verdict,
+        "anchors": stats.task_anchors(task_trials),
+        "samples": stats.task_samples(task_trials),
+        "procedure": task_verdict.procedure(),
         "leaderboard": leaderboard_table(records, metric),
         "targets": target_table(records) if not math.isnan(target) else None,
         "resources": resource_table(records),
@@ -166,6 +171,7 @@ def leaderboard_table(records: list[dict], metric: str) -> Table:
             train += f" [{f.seconds(row['train_s_q1'])}–{f.seconds(row['train_s_q3'])}]"
         rows.append(
             {
+                "against": against_leader(row),
                 "rank": _rank_text(row),
                 "label": row["arch_label"],
                 "config": f.config_text(row["arch_config"]),
@@ -183,10 +189,28 @@ def leaderboard_table(records: list[dict], metric: str) -> Table:
         Column("score", f"test {metric} (mean ± std)", "num"),
         Column("interval", "95% interval", "num"),
         Column("n", "n seeds", "num"),
+        Column("against", "against the leader: lead [interval]", "wrap"),
         Column("train_s", "train time (s, median [IQR])", "num"),
         Column("cost_usd", "cost (USD, median)", "num"),
     ]
     return Table("leaderboard", columns, rows)
+
+
+def against_leader(row: dict) -> str:
+    """An entry's outcome against its task's leader, with the leader's lead and its interval."""
+    outcome = row.get("outcome")
+    if outcome == "leader":
+        return "leader"
+    if outcome is None or (isinstance(outcome, float) and math.isnan(outcome)):
+        return BLANK if row["n"] == 0 else "not compared (one seed)"
+    lead = f.num(row["difference"], 3)
+    if f.missing(row["diff_low"]):
+        return f"{outcome} ({lead}, no interval)"
+    text = f"{outcome}: {lead} [{f.num(row['diff_low'], 3)}, {f.num(row['diff_high'], 3)}]"
+    needed = row.get("seeds_needed")
+    if outcome == "undecided" and not f.missing(needed) and needed:
+        text += f"; ~{int(needed)} seeds would decide"
+    return text
 
 
 def target_table(records: list[dict]) -> Table:

@@ -38,6 +38,9 @@ class StoreVerdicts:
     aggregates: dict[str, dict[str, across_tasks.Estimate]] = field(default_factory=dict)
     improvement: list[tuple[str, str, across_tasks.Estimate]] = field(default_factory=list)
     anchored: list[str] = field(default_factory=list)  # the tasks with anchors (scores across tasks)
+    runs: dict[str, dict[str, list[float]]] = field(
+        default_factory=dict
+    )  # label -> task -> normalised scores
 
 
 def _compared_trials(results: pd.DataFrame) -> pd.DataFrame:
@@ -50,27 +53,49 @@ def _compared_trials(results: pd.DataFrame) -> pd.DataFrame:
     return trials
 
 
-def store_verdicts(results: pd.DataFrame, *, alpha: float = verdict.ALPHA, looks: int = 1) -> StoreVerdicts:
-    """The verdict of every task in ``results`` (result rows), and every entry's scores across tasks."""
+def store_verdicts(
+    results: pd.DataFrame, *, alpha: float = verdict.ALPHA, looks: int | None = None
+) -> StoreVerdicts:
+    """The verdict of every task in ``results`` (result rows), and every entry's scores across tasks.
+
+    ``looks`` defaults to what the trials recorded (adaptive seeds' planned looks; 1 for fixed seeds).
+    """
     trials = _compared_trials(results)
-    out = StoreVerdicts([], alpha, looks)
+    out = StoreVerdicts([], alpha, looks or 1)
     if trials.empty:
         return out
-    runs: dict[str, dict[str, list[float]]] = {}  # label -> task -> normalised scores
     trials = trials.assign(_task=stats.task_labels(trials))  # two configurations are two tasks
+    tasks = []
     for name, task_trials in trials.groupby("_task", sort=True):
-        task = stats.verdict_of_task(task_trials, alpha=alpha, looks=looks)
-        anchors = stats.task_anchors(task_trials)
-        out.tasks.append(TaskResult(str(name), stats.task_metric(task_trials), task, anchors))
-        if anchors is None:
+        task_looks = looks or stats.planned_looks(task_trials)
+        out.looks = max(out.looks, task_looks)
+        task = stats.verdict_of_task(task_trials, alpha=alpha, looks=task_looks)
+        tasks.append(
+            (TaskResult(str(name), stats.task_metric(task_trials), task, stats.task_anchors(task_trials)),
+             stats.task_samples(task_trials))
+        )  # fmt: skip
+    return across(tasks, alpha=alpha, looks=out.looks)
+
+
+def across(
+    tasks: list[tuple[TaskResult, dict[str, dict]]], *, alpha: float = verdict.ALPHA, looks: int = 1
+) -> StoreVerdicts:
+    """Scores across tasks from each task's verdict and its ``{label: {seed: score}}`` samples: first
+    places, IQM and mean of the anchor-normalised scores with their intervals, and P(X > Y) for every
+    pair of entries (each over the anchored tasks both competed on)."""
+    out = StoreVerdicts([task for task, _ in tasks], alpha, looks)
+    runs: dict[str, dict[str, list[float]]] = {}  # label -> task -> normalised scores
+    for task, samples in tasks:
+        if task.anchors is None:
             continue
-        out.anchored.append(str(name))
-        for label, scores in stats.task_samples(task_trials).items():
+        out.anchored.append(task.name)
+        for label, scores in samples.items():
             if scores:
-                normalised = across_tasks.normalize(list(scores.values()), anchors)
-                runs.setdefault(label, {})[str(name)] = normalised.tolist()
+                normalised = across_tasks.normalize(list(scores.values()), task.anchors)
+                runs.setdefault(label, {})[task.name] = normalised.tolist()
     out.places = across_tasks.first_places({t.name: t.verdict for t in out.tasks})
     out.aggregates = {label: across_tasks.aggregates(by_task) for label, by_task in sorted(runs.items())}
+    out.runs = runs
     labels = sorted(runs)
     for i, x in enumerate(labels):
         for y in labels[i + 1 :]:

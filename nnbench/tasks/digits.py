@@ -19,8 +19,9 @@ class Digits(ClassificationTask):
     tier = "smoke"
     description = (
         "Scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes): a sanity check that a "
-        "family learns a small image task at all. Every family should reach 92-99%; the CNN's locality "
-        "prior gives it a small edge in accuracy, while the MLP gets there fastest because the images are tiny."
+        "family learns a small image task at all. Every family should get most digits right within seconds "
+        "on a CPU; the CNN's locality prior gives it a small edge in accuracy, while the MLP gets there "
+        "fastest because the images are tiny."
     )
 
     class Config(BaseConfig):

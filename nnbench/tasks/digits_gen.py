@@ -118,8 +118,8 @@ class DigitsGen(Task):
         "samples are judged in the 64 features of a small CNN the task trains on the real train split: "
         "Frechet distance (fid, primary), KID, precision/recall/density/coverage and the distance between "
         "class histograms, each beside its real-vs-real floor at the same sample size. It tests whether a "
-        "generator reproduces both the look and the variety of the digits. Diffusion should win (near the "
-        "floor in tens of seconds), while a GAN needs a convolutional or spectral-norm critic to avoid "
+        "generator reproduces both the look and the variety of the digits. Diffusion should win (approaching the "
+        "floor as its budget grows), while a GAN needs a convolutional or spectral-norm critic to avoid "
         "collapsing onto a few digits, which class_tv and recall expose."
     )
 

@@ -93,8 +93,9 @@ class MNIST(ClassificationTask):
     description = (
         "MNIST (LeCun et al., 1998): 60000 training and 10000 test 28x28 handwritten digits, read from the "
         "four IDX files in data_dir or the data cache (gzipped or not). A real-data anchor for the image "
-        "families: a CNN should win (above 99%) thanks to its locality and translation priors, with an MLP "
-        "close behind (about 98%), since the digits are centred and the task is nearly solved by any family."
+        "families: a CNN should win thanks to its locality and translation priors, with an MLP close "
+        "behind, since the digits are centred and the task is nearly solved by any family (fully trained, "
+        "over tens of epochs, CNNs pass 99% and MLPs about 98% in the literature)."
     )
     Config = LocalImagesConfig
     image_shape = (28, 28)
@@ -136,8 +137,9 @@ class FashionMNIST(MNIST):
     description = (
         "Fashion-MNIST (Xiao et al., 2017): 60000 training and 10000 test 28x28 images of 10 kinds of "
         "clothing, in MNIST's IDX format, read from data_dir or the data cache. Harder than MNIST and less "
-        "forgiving of models without spatial priors: a CNN should win (about 91-93%), ahead of an MLP (about 88-89%), "
-        "since telling a shirt from a pullover takes local texture and shape."
+        "forgiving of models without spatial priors: a CNN should win, ahead of an MLP, since telling a "
+        "shirt from a pullover takes local texture and shape (fully trained over tens of epochs, the "
+        "dataset's paper and benchmarks report about 91-93% for small CNNs and 88-89% for MLPs)."
     )
 
     def metric(self) -> Metric:
@@ -159,8 +161,8 @@ class CIFAR10(ClassificationTask):
         "classes, read from the python pickle batches in data_dir (or data_dir/cifar-10-batches-py) or the "
         "data cache, with an "
         "unpickler that builds numpy arrays and nothing else. Natural images with clutter, pose and colour: "
-        "a CNN should win clearly (80-94% in minutes on a GPU), a ViT needs far more data or time to catch "
-        "up, and an MLP stays near 50%."
+        "a CNN should win clearly, a ViT needs far more data or time to catch up, and an MLP stays far "
+        "behind (with minutes of GPU training, small ResNets reach 80-94% and MLPs about 50-60%)."
     )
     Config = LocalImagesConfig
 

@@ -163,8 +163,9 @@ class MNIST1D(ClassificationTask):
         "MNIST-1D (Greydanus, 2020): each of ten 12-point digit templates padded, stretched, shifted, "
         "sheared and drowned in correlated noise, then sampled at 40 points; 4000 train and 1000 test "
         "signals. It tests locality and order priors on a problem small enough for a CPU: a GRU or a CNN "
-        "should win (~93-97%), since a digit is a local shape anywhere along the signal, a patch "
-        "Transformer follows, and an MLP, which must learn every shift separately, stalls near 60%."
+        "should win, since a digit is a local shape anywhere along the signal, a patch Transformer "
+        "follows, and an MLP, which must learn every shift separately, stalls far below them (trained "
+        "to convergence, the dataset's paper reports about 94% for a CNN, 91% for a GRU and 68% for an MLP)."
     )
     shuffle_positions = False
 
@@ -219,8 +220,8 @@ class MNIST1DShuffled(MNIST1D):
         "MNIST-1D with the 40 positions of every signal permuted by one fixed permutation (the package's "
         "shuffle_seq option): the control for mnist1d. The information is unchanged but neighbouring "
         "points are no longer neighbours, so the locality and order priors that won mnist1d become "
-        "useless: the ranking should flip, with the MLP (which never used the order) on top near 60% and "
-        "the CNN and GRU falling to or below it."
+        "useless: the ranking should flip, with the MLP (which never used the order) on top and the "
+        "CNN and GRU falling to or below it."
     )
     shuffle_positions = True
 

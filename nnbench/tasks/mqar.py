@@ -161,7 +161,11 @@ class MQAR(ClassificationTask):
                 shares = [n // len(counts) + (i < n % len(counts)) for i in range(len(counts))]
                 parts = [
                     make_examples(
-                        share, vocab_size=config.vocab_size, seq_len=config.seq_len, num_kv_pairs=count, rng=rng
+                        share,
+                        vocab_size=config.vocab_size,
+                        seq_len=config.seq_len,
+                        num_kv_pairs=count,
+                        rng=rng,
                     )
                     for count, share in zip(counts, shares)
                 ]
@@ -202,6 +206,7 @@ class MQAR(ClassificationTask):
             rows = pairs == count
             results[f"accuracy_kv{count}"] = 1.0 - wrong[rows].sum().item() / queried[rows].sum().item()
         return results
+
 
 @hookimpl
 def register_tasks(register):
