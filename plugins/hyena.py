@@ -86,7 +86,7 @@ class Hyena(nnbench.Architecture):
         return config.depth * (history + (config.order + 1) * config.d_model * (config.d_conv - 1))
 
     def build(self, task: nnbench.TaskSpec, config: Hyena.Config) -> nn.Module:
-        """A :class:`~nnbench_plugins.mixer_stack.MixerStack` of :class:`HyenaOperator` mixers."""
+        """A :class:`~nnbench_plugins.nets.mixer_stack.MixerStack` of :class:`~nnbench_plugins.nets.hyena.HyenaOperator` mixers."""
         from nnbench_plugins.nets.hyena import HyenaOperator
         from nnbench_plugins.nets.mixer_stack import MixerStack
 

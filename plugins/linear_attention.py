@@ -92,7 +92,7 @@ class LinearAttention(nnbench.Architecture):
         return config.depth * per_block
 
     def build(self, task: nnbench.TaskSpec, config: LinearAttention.Config) -> nn.Module:
-        """A :class:`~nnbench_plugins.mixer_stack.MixerStack` of :class:`TaylorLinearAttention` mixers."""
+        """A :class:`~nnbench_plugins.nets.mixer_stack.MixerStack` of :class:`TaylorLinearAttention` mixers."""
         from nnbench_plugins.nets.linear_attention import TaylorLinearAttention
         from nnbench_plugins.nets.mixer_stack import MixerStack
 

@@ -85,7 +85,7 @@ class SSM(nnbench.Architecture):
         return config.depth * (inner * config.d_state + inner * (config.d_conv - 1))
 
     def build(self, task: nnbench.TaskSpec, config: SSM.Config) -> nn.Module:
-        """A :class:`~nnbench_plugins.mixer_stack.MixerStack` of :class:`SelectiveSSM` mixers."""
+        """A :class:`~nnbench_plugins.nets.mixer_stack.MixerStack` of :class:`SelectiveSSM` mixers."""
         from nnbench_plugins.nets.mixer_stack import MixerStack
         from nnbench_plugins.nets.ssm import SelectiveSSM
 
