@@ -81,12 +81,14 @@ class TrainingModel(Config):
 
 
 class ExecutorModel(Config):
-    """Where trials run: ``inline`` (this process), ``process`` (a subprocess each, hard timeout) or ``ray``."""
+    """Where trials run: ``inline`` (this process), ``process`` (a process each, hard timeout) or ``ray``."""
 
     kind: Literal["inline", "process", "ray"] = "process"
     workers: pydantic.PositiveInt = 1
     address: str | None = None  # ray: "auto", "HOST:PORT", or none to start a local instance
     timeout: Any = Field("10m", validate_default=True)  # a duration; validated into seconds
+    # process and ray: fork each trial's process from a warm worker (Linux); false: a fresh interpreter
+    warm: bool = True
 
     @pydantic.field_validator("timeout")
     @classmethod
