@@ -107,6 +107,29 @@ STATISTICS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
+def _iqm_of_counts(values: np.ndarray, weights: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """:func:`weighted_iqm` of each resample given as ``counts`` ``(R, n)`` of the runs ``values`` ``(n,)``.
+
+    A resample holds copies of the runs, so sorting the runs once orders every resample: each run's
+    weight is its own times its count, and no resample is sorted.
+    """
+    order = np.argsort(values, kind="stable")
+    w = counts[:, order] * weights[order]
+    w = w / w.sum(axis=1, keepdims=True)
+    upper = np.cumsum(w, axis=1)
+    kept = np.clip(np.minimum(upper, 0.75) - np.maximum(upper - w, 0.25), 0.0, None)
+    return (kept @ values[order]) / kept.sum(axis=1)
+
+
+def _mean_of_counts(values: np.ndarray, weights: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """:func:`weighted_mean` of each resample given as ``counts`` ``(R, n)``."""
+    w = counts * weights
+    return (w @ values) / w.sum(axis=1)
+
+
+_OF_COUNTS = {"iqm": _iqm_of_counts, "mean": _mean_of_counts}
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A statistic across tasks with its stratified-bootstrap interval, over ``tasks`` and ``runs``."""
@@ -141,13 +164,11 @@ def _pooled(runs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return values, weights
 
 
-def _resampled(runs: dict[str, np.ndarray], resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """``(resamples, total runs)``: each task's runs drawn with replacement, tasks kept (stratified)."""
-    blocks = []
-    for task in sorted(runs):
-        values = runs[task]
-        blocks.append(values[rng.integers(0, len(values), size=(resamples, len(values)))])
-    return np.concatenate(blocks, axis=1)
+def _stratified_counts(runs: dict[str, np.ndarray], resamples: int, seed: int) -> np.ndarray:
+    """``(resamples, total runs)``: how often each run is drawn when each task's runs are drawn with
+    replacement and the tasks kept (the stratified bootstrap), in :func:`_pooled`'s order."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([_draw_counts(len(runs[t]), resamples, rng) for t in sorted(runs)], axis=1)
 
 
 def aggregate(
@@ -166,7 +187,7 @@ def aggregate(
     function = STATISTICS[statistic]
     values, weights = _pooled(clean)
     point = float(function(values, weights))
-    boot = function(_resampled(clean, resamples, np.random.default_rng(seed)), weights)
+    boot = _OF_COUNTS[statistic](values, weights, _stratified_counts(clean, resamples, seed))
     low, high = _percentiles(boot, confidence)
     return Estimate(point, float(low), float(high), len(clean), len(values))
 
@@ -185,6 +206,22 @@ def _improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     gt = (x[..., :, None] > y[..., None, :]).mean(axis=(-2, -1))
     eq = (x[..., :, None] == y[..., None, :]).mean(axis=(-2, -1))
     return gt + 0.5 * eq
+
+
+def _improvement_of_counts(
+    x: np.ndarray, y: np.ndarray, x_counts: np.ndarray, y_counts: np.ndarray
+) -> np.ndarray:
+    """:func:`_improvement` of each resample given as counts ``(R, n)`` of ``x`` and ``(R, m)`` of ``y``.
+
+    With ``y`` sorted once, the resample's count of y-runs below (and equal to) each x-run is a
+    difference of cumulative counts: ``O(R (n + m))`` per resample set instead of ``O(R n m)``.
+    """
+    order = np.argsort(y, kind="stable")
+    cumulative = np.concatenate([np.zeros((len(y_counts), 1)), np.cumsum(y_counts[:, order], axis=1)], axis=1)
+    below = cumulative[:, np.searchsorted(y[order], x, side="left")]  # (R, n): y-runs < each x-run
+    up_to = cumulative[:, np.searchsorted(y[order], x, side="right")]  # (R, n): y-runs <= each x-run
+    wins = (x_counts * (below + 0.5 * (up_to - below))).sum(axis=1)
+    return wins / (len(x) * len(y))
 
 
 def _draw_counts(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -222,13 +259,9 @@ def probability_of_improvement(
     point = float(np.mean([_improvement(cx[t], cy[t]) for t in tasks]))
     boot = np.zeros(resamples)
     for task in tasks:
-        x_runs, y_runs = cx[task], cy[task]
-        # wins[i, j]: run i of X against run j of Y (1, 1/2 or 0); a resample's statistic is the
-        # count-weighted mean of wins, so each resample costs a matrix product, not an n x m copy.
-        wins = (x_runs[:, None] > y_runs[None, :]) + 0.5 * (x_runs[:, None] == y_runs[None, :])
-        x_counts = _draw_counts(len(x_runs), resamples, rng)
-        y_counts = _draw_counts(len(y_runs), resamples, rng)
-        boot += np.einsum("rj,rj->r", x_counts @ wins, y_counts) / (len(x_runs) * len(y_runs))
+        x_counts = _draw_counts(len(cx[task]), resamples, rng)
+        y_counts = _draw_counts(len(cy[task]), resamples, rng)
+        boot += _improvement_of_counts(cx[task], cy[task], x_counts, y_counts)
     boot /= len(tasks)
     low, high = _percentiles(boot, confidence)
     runs = sum(len(cx[t]) + len(cy[t]) for t in tasks)
@@ -279,8 +312,7 @@ def performance_profile(
     share = ((values[None, :] > taus[:, None]) * weights).sum(axis=1)
     # A resample's share above tau is a count-weighted sum of the runs' indicators: one matrix product
     # (resamples x runs) @ (runs x taus) instead of a resamples x taus x runs comparison.
-    rng = np.random.default_rng(seed)
-    counts = np.concatenate([_draw_counts(len(clean[t]), resamples, rng) for t in sorted(clean)], axis=1)
+    counts = _stratified_counts(clean, resamples, seed)
     above = (values[:, None] > taus[None, :]) * weights[:, None]  # (runs, taus)
     boot_share = counts @ above  # (R, taus)
     low, high = _percentiles(boot_share, confidence)
