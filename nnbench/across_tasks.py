@@ -181,20 +181,29 @@ def aggregate(
 ) -> Estimate:
     """The IQM (``statistic="iqm"``) or mean (``"mean"``) of one entry's normalised runs across tasks,
     with a stratified-bootstrap percentile interval. NaNs when there are no runs."""
+    return aggregates(runs, (statistic,), resamples=resamples, seed=seed, confidence=confidence)[statistic]
+
+
+def aggregates(
+    runs: Runs,
+    statistics: Sequence[str] = tuple(STATISTICS),
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    confidence: float = CONFIDENCE,
+) -> dict[str, Estimate]:
+    """``{"iqm": ..., "mean": ...}`` of one entry's runs (see :func:`aggregate`), over the same resamples."""
     clean = _clean(runs)
     if not clean:
-        return Estimate(math.nan, math.nan, math.nan, 0, 0)
-    function = STATISTICS[statistic]
+        return {name: Estimate(math.nan, math.nan, math.nan, 0, 0) for name in statistics}
     values, weights = _pooled(clean)
-    point = float(function(values, weights))
-    boot = _OF_COUNTS[statistic](values, weights, _stratified_counts(clean, resamples, seed))
-    low, high = _percentiles(boot, confidence)
-    return Estimate(point, float(low), float(high), len(clean), len(values))
-
-
-def aggregates(runs: Runs, **options) -> dict[str, Estimate]:
-    """``{"iqm": ..., "mean": ...}`` of one entry's runs (see :func:`aggregate`)."""
-    return {name: aggregate(runs, name, **options) for name in STATISTICS}
+    counts = _stratified_counts(clean, resamples, seed)
+    out = {}
+    for name in statistics:
+        low, high = _percentiles(_OF_COUNTS[name](values, weights, counts), confidence)
+        point = float(STATISTICS[name](values, weights))
+        out[name] = Estimate(point, float(low), float(high), len(clean), len(values))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
