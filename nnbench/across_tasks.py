@@ -22,6 +22,7 @@ decides which tasks count: comparisons of two entries use only the tasks both co
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -167,8 +168,17 @@ def _pooled(runs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def _stratified_counts(runs: dict[str, np.ndarray], resamples: int, seed: int) -> np.ndarray:
     """``(resamples, total runs)``: how often each run is drawn when each task's runs are drawn with
     replacement and the tasks kept (the stratified bootstrap), in :func:`_pooled`'s order."""
+    return _counts_of_sizes(tuple(len(runs[t]) for t in sorted(runs)), resamples, seed)
+
+
+@functools.lru_cache(maxsize=8)
+def _counts_of_sizes(sizes: tuple[int, ...], resamples: int, seed: int) -> np.ndarray:
+    # The draws depend only on the tasks' run counts and the seed: every entry with the same counts
+    # (most entries of a suite) gets the same draws, so they are made once. Read-only: it is shared.
     rng = np.random.default_rng(seed)
-    return np.concatenate([_draw_counts(len(runs[t]), resamples, rng) for t in sorted(runs)], axis=1)
+    counts = np.concatenate([_draw_counts(size, resamples, rng) for size in sizes], axis=1)
+    counts.flags.writeable = False
+    return counts
 
 
 def aggregate(
