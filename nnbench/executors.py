@@ -1,9 +1,11 @@
-"""Where trials run: ``inline`` (this process, for debugging), ``process`` (a subprocess per trial,
+"""Where trials run: ``inline`` (this process, for debugging), ``process`` (a process per trial,
 ``workers`` at once) or ``ray`` (each trial a Ray task, on one machine or a cluster).
 
 An executor takes jobs and yields ``(job, record, curve)`` as trials finish; the runner alone writes
 the store. In the process and Ray executors a crash, a segfault, an out-of-memory kill or a hang ends
-that trial (status ``crashed`` or ``timeout``), never the suite.
+that trial (status ``crashed`` or ``timeout``), never the suite. Their trial processes are forked by
+warm workers (:mod:`nnbench.warm_worker`), or with ``warm=False`` are fresh interpreters
+(:mod:`nnbench.subprocess_trial`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from nnbench import warm_worker
 from nnbench.subprocess_trial import (
     ProgressCallback,
     RunningProcesses,
@@ -151,39 +154,53 @@ class InlineExecutor(Executor):
                 _report(_id, step, train_s)
 
         record, curve = execute_trial(job.spec, job.arch_label, progress=callback)
+        record["trial_process"] = "inline"
         return job, record, curve
 
 
 class ProcessExecutor(Executor):
-    """A fresh subprocess per trial with a hard wall-clock timeout; ``workers`` trials at once."""
+    """A process per trial with a hard wall-clock timeout; ``workers`` trials at once.
+
+    ``warm`` (the default where the platform allows it, see :func:`nnbench.warm_worker.supported`):
+    each slot keeps a warm worker that forks every trial's process; ``warm=False``: a fresh
+    interpreter per trial (seconds more per trial; for platforms without a safe fork).
+    """
 
     kind = "process"
 
-    def __init__(self, workers: int = 1, timeout_s: float = 600.0):
+    def __init__(self, workers: int = 1, timeout_s: float = 600.0, warm: bool | None = None):
         self.workers = max(1, workers)
         self.slots = self.workers
         self.timeout_s = timeout_s
+        self.warm = warm_worker.supported() if warm is None else warm and warm_worker.supported()
         self.on_progress = None
         self._running = RunningProcesses()
+        self._warm = [warm_worker.WarmWorker() for _ in range(self.workers)] if self.warm else []
         self._lock = threading.Lock()
         self._done: queue.Queue[tuple[Job, dict, list]] = queue.Queue()
         self._free_slots = list(range(self.workers))
 
     def submit(self, job: Job) -> None:
-        """Start the job's subprocess from a thread of its own (on a free worker slot)."""
+        """Start the job's trial from a thread of its own (on a free worker slot)."""
         with self._lock:
             slot = self._free_slots.pop(0)
 
         def work() -> None:
+            gpu = self._gpu_for(slot, job.spec)
             try:
-                result = run_trial_subprocess(
-                    job.spec,
-                    job.arch_label,
-                    self.timeout_s,
-                    self.on_progress,
-                    gpu=self._gpu_for(slot, job.spec),
-                    running=self._running,
-                )
+                if self.warm:
+                    result = self._warm[slot].run(
+                        job.spec, job.arch_label, self.timeout_s, self.on_progress, gpu=gpu
+                    )
+                else:
+                    result = run_trial_subprocess(
+                        job.spec,
+                        job.arch_label,
+                        self.timeout_s,
+                        self.on_progress,
+                        gpu=gpu,
+                        running=self._running,
+                    )
             except BaseException as exc:  # never leave the driver waiting for a result that cannot come
                 from nnbench.trial import failure_record
 
@@ -199,8 +216,10 @@ class ProcessExecutor(Executor):
         return self._done.get()
 
     def close(self) -> None:
-        """Kill and reap any trial process still running (reached on Ctrl-C too)."""
+        """End every worker and trial process and reap them (reached on Ctrl-C too)."""
         self._running.kill_all()
+        for worker in self._warm:
+            worker.close()
 
     def _gpu_for(self, slot: int, spec: TrialSpec) -> str | None:
         """With several GPUs, worker ``slot`` gets its own (round robin over the visible ones)."""
@@ -228,21 +247,39 @@ def write_shipped_plugin(folder: Path, original: str, text: str) -> Path:
     return local
 
 
-def _run_on_ray_node(spec_data: dict, arch_label: str, plugin_sources: dict[str, str], timeout_s: float):
-    """The body of one Ray task: the trial runs isolated in a subprocess on whichever node Ray chose.
+_node_worker: warm_worker.WarmWorker | None = None  # this Ray worker process's warm worker
 
+
+def _run_on_ray_node(
+    spec_data: dict, arch_label: str, plugin_sources: dict[str, str], timeout_s: float, warm: bool = True
+):
+    """The body of one Ray task: the trial runs isolated in a process of its own on whichever node Ray chose.
+
+    With ``warm``, the process is forked by a warm worker that this Ray worker process keeps for the
+    tasks it runs next (the same code as the process executor's); else a fresh interpreter.
     Plugin files travel as their text (the driver's paths do not exist on other nodes). Each is written
     to a folder of its own, named from the driver's full path, under its own file name: two files with
     the same name (``a/models.py``, ``b/models.py``) stay two files, and two modules in the trial.
     """
     import platform
+    import shutil
 
+    global _node_worker
     folder = Path(tempfile.mkdtemp(prefix="nnbench-ray-plugins-"))
-    local_files = [
-        str(write_shipped_plugin(folder, original, text)) for original, text in plugin_sources.items()
-    ]
-    spec = spec_from_dict({**spec_data, "plugin_files": tuple(local_files)})
-    record, curve = run_trial_subprocess(spec, arch_label, timeout_s)
+    try:
+        local_files = [
+            str(write_shipped_plugin(folder, original, text)) for original, text in plugin_sources.items()
+        ]
+        spec = spec_from_dict({**spec_data, "plugin_files": tuple(local_files)})
+        if warm and warm_worker.supported():
+            if _node_worker is None:
+                _node_worker = warm_worker.WarmWorker()
+            # Ray sets CUDA_VISIBLE_DEVICES for the task in this process: the trial's environment.
+            record, curve = _node_worker.run(spec, arch_label, timeout_s)
+        else:
+            record, curve = run_trial_subprocess(spec, arch_label, timeout_s)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     record["plugin_files"] = None
     record["executor_node"] = platform.node()
     return record, curve
@@ -259,9 +296,15 @@ class RayExecutor(Executor):
     kind = "ray"
 
     def __init__(
-        self, address: str | None = None, timeout_s: float = 600.0, threads: int = 1, device: str = "cpu"
+        self,
+        address: str | None = None,
+        timeout_s: float = 600.0,
+        threads: int = 1,
+        device: str = "cpu",
+        warm: bool = True,
     ):
         self.address = address
+        self.warm = warm
         self.timeout_s = timeout_s
         self.threads = max(1, threads)
         self.device = device
@@ -317,7 +360,7 @@ class RayExecutor(Executor):
         sources = {path: Path(path).read_text() for path in spec.plugin_files}
         resources = {"num_cpus": spec.threads or 1, "num_gpus": 1 if spec.device == "cuda" else 0}
         ref = self._task.options(max_retries=0, **resources).remote(
-            spec_to_dict(spec), job.arch_label, sources, self.timeout_s
+            spec_to_dict(spec), job.arch_label, sources, self.timeout_s, self.warm
         )
         self._refs[ref] = job
 
@@ -355,12 +398,14 @@ def make_executor(
     address: str | None = None,
     threads: int = 1,
     device: str = "cpu",
+    warm: bool = True,
 ) -> Executor:
-    """The executor called ``kind`` (not started: call ``start`` or ``run``)."""
+    """The executor called ``kind`` (not started: call ``start`` or ``run``); ``warm``: trial processes
+    forked by warm workers where the platform allows it (process and ray), else fresh interpreters."""
     if kind == "inline":
         return InlineExecutor()
     if kind == "process":
-        return ProcessExecutor(workers=workers, timeout_s=timeout_s)
+        return ProcessExecutor(workers=workers, timeout_s=timeout_s, warm=warm)
     if kind == "ray":
-        return RayExecutor(address=address, timeout_s=timeout_s, threads=threads, device=device)
+        return RayExecutor(address=address, timeout_s=timeout_s, threads=threads, device=device, warm=warm)
     raise ValueError(f"unknown executor {kind!r} (expected inline, process or ray)")

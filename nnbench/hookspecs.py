@@ -35,7 +35,9 @@ def register_tasks(register):
 
 
 # ---------------------------------------------------------------------------------------------
-# One trial: build and train. Replaceable: the defaults are ``trylast`` and call the architecture.
+# One trial: build and train. Replaceable: the defaults are ``trylast`` and lead into the one way an
+# architecture is built (``build``) and trained (the core's loop); a plugin wraps them (AMP, compile,
+# DDP, profiling) or replaces them.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -51,8 +53,9 @@ def build_model(architecture, task, config, ctx):
 def train_model(model, architecture, task, config, ctx):
     """Train ``model`` on ``task`` (the live Task) within the trial's budget; return a TrainResult.
 
-    Stops at the first non-None result; the default calls ``architecture.train`` and falls back to
-    the generic supervised trainer when that returns None.
+    Stops at the first non-None result; the default trains in the core's measured loop with the
+    architecture's ``optimizers`` and ``step`` (the generic supervised step unless overridden), or
+    calls the architecture's ``train`` when it overrides that escape hatch.
     """
 
 

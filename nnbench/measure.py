@@ -533,7 +533,12 @@ def rapl_domains(root: Path = POWERCAP) -> dict[str, Path]:
 
 
 def other_trial_processes(proc: Path = PROC) -> int:
-    """How many other nnbench trial processes (``python -m nnbench.worker``) run on this machine now."""
+    """How many other nnbench trial processes run on this machine now.
+
+    A trial process is a fresh ``python -m nnbench.worker``, or a process forked by a warm worker
+    (``python -m nnbench.worker --warm``) that named itself ``nnbench-trial``; an idle warm worker runs
+    no trial and is not counted.
+    """
     own = {os.getpid(), os.getppid()}
     count = 0
     try:
@@ -545,10 +550,12 @@ def other_trial_processes(proc: Path = PROC) -> int:
             continue
         try:
             command = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"nnbench.worker" in command and b"--warm" in command:
+                count += (entry / "comm").read_text().strip() == "nnbench-trial"
+            elif b"nnbench.worker" in command:
+                count += 1
         except OSError:
             continue  # ended meanwhile, or not ours to read
-        if b"nnbench.worker" in command:
-            count += 1
     return count
 
 

@@ -248,6 +248,7 @@ def run_suite(
             address=address or model.executor.address,
             threads=model.threads or measure.default_threads(workers),
             device=resolved_device,
+            warm=model.executor.warm,
         )
         if isinstance(scheduler, TuningScheduler):
             scheduler.plain.extend(Job(p.spec, p.arch_label) for p in summary.to_run)

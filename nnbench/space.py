@@ -1,7 +1,7 @@
 """Search spaces: the hyper-parameters an architecture lets a tuned suite vary, and their ranges.
 
 An architecture declares ``search_space`` next to its ``Config``: a dict from a ``Config`` field name,
-or ``training.<setting>`` for the generic trainer's settings (``training.lr``, ``training.weight_decay``,
+or ``training.<setting>`` for a setting of the core's training loop (``training.lr``, ``training.weight_decay``,
 ``training.batch_size``), to one of the parameter types below::
 
     search_space = {
@@ -27,7 +27,7 @@ from typing import Any
 from nnbench.names import did_you_mean
 
 TRAINING_PREFIX = "training."
-# Generic-trainer settings a search space may vary (the others describe the machine, not the model).
+# Training settings a search space may vary (the others describe the machine, not the model).
 TUNABLE_TRAINING = ("lr", "weight_decay", "batch_size", "optimizer")
 
 

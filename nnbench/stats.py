@@ -464,6 +464,7 @@ def leaderboard(
     margin: Margin | float | None = None,
     alpha: float = ALPHA,
     looks: verdict.Looks | int | None = None,
+    task_verdict: verdict.TaskVerdict | None = None,
 ) -> pd.DataFrame:
     """One row per architecture label of one task, best first; unscored architectures last, unranked.
 
@@ -481,6 +482,7 @@ def leaderboard(
     (share of ok trials flagged ``timing_noisy``), ``reference``,
     and time and cost to target (``ttt_median``, ``success_rate``, ``n_reached``, ``ctt_median``;
     NaN when the task has no target) over every attempted trial, failures counting as misses.
+    ``task_verdict``: the task's verdict when the caller has it (the same as :func:`verdict_of_task`).
     """
     trials = task_trials[task_trials["status"] != "skipped"] if "status" in task_trials else task_trials
     has_target = "target" in trials and bool(np.isfinite(numeric_column(trials, "target")).any())
@@ -535,7 +537,8 @@ def leaderboard(
     board = pd.DataFrame(rows)
     if board.empty:
         return board
-    task = verdict_of_task(trials, higher_is_better, margin=margin, alpha=alpha, looks=looks)
+    # A caller that already holds the task's verdict passes it: it is the costliest part at scale.
+    task = task_verdict or verdict_of_task(trials, higher_is_better, margin=margin, alpha=alpha, looks=looks)
     _add_verdict(board, task)
     board["_key"] = -board["mean"] if higher_is_better else board["mean"]
     board = board.sort_values(["rank", "_key", "arch_label"], na_position="last", kind="stable")

@@ -1,10 +1,11 @@
-"""One trial in a subprocess of its own: the wire format and the parent's side of ``python -m nnbench.worker``.
+"""One trial in a fresh subprocess of its own: the wire format and the parent's side of ``python -m nnbench.worker``.
 
-Shared by the ``process`` executor (a subprocess per trial on this machine) and the ``ray`` executor
-(the same, on whichever node Ray chose). Protocol: a JSON job on the worker's stdin (``spec``,
-``arch_label``, ``result_path``); progress lines on its stdout starting with :data:`PROGRESS_PREFIX`;
-the ``(record, curve)`` result as JSON in ``result_path``. A crash, a signal, an out-of-memory kill or
-a hang past the timeout becomes that trial's record (``crashed`` or ``timeout``), never an exception.
+Shared by the ``process`` and ``ray`` executors, with ``warm: false`` (by default they use warm
+workers, :mod:`nnbench.warm_worker`, which share the wire format, the environment and the outcome
+rules below). Protocol: a JSON job on the worker's stdin (``spec``, ``arch_label``, ``result_path``);
+progress lines on its stdout starting with :data:`PROGRESS_PREFIX`; the ``(record, curve)`` result as
+JSON in ``result_path``. A crash, a signal, an out-of-memory kill or a hang past the timeout becomes
+that trial's record (``crashed`` or ``timeout``), never an exception.
 """
 
 from __future__ import annotations
@@ -46,17 +47,35 @@ def spec_from_dict(data: dict[str, Any]) -> TrialSpec:
     return TrialSpec(**data)
 
 
+def trial_env(spec: TrialSpec, gpu: str | None = None) -> dict[str, str]:
+    """The environment of a trial's process: this one's, unbuffered, with the trial's threads and GPU."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if spec.threads:
+        env["OMP_NUM_THREADS"] = str(spec.threads)
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpu
+    return env
+
+
 class RunningProcesses:
-    """The trial processes running now, so that whoever stops a run can kill and reap them all."""
+    """The trial processes running now, so that whoever stops a run can kill and reap them all.
+
+    Once :meth:`kill_all` has run, a process added later (a trial that was starting just then) is
+    killed at once.
+    """
 
     def __init__(self):
         self._procs: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
+        self._closed = False
 
     def add(self, proc: subprocess.Popen) -> None:
-        """Track ``proc``."""
+        """Track ``proc`` (or kill it, if the run is being stopped)."""
         with self._lock:
-            self._procs.add(proc)
+            if not self._closed:
+                self._procs.add(proc)
+                return
+        kill_and_reap(proc)
 
     def discard(self, proc: subprocess.Popen) -> None:
         """Stop tracking ``proc``."""
@@ -64,8 +83,9 @@ class RunningProcesses:
             self._procs.discard(proc)
 
     def kill_all(self) -> None:
-        """Kill and reap every tracked process."""
+        """Kill and reap every tracked process, and any added from now on."""
         with self._lock:
+            self._closed = True
             procs = list(self._procs)
         for proc in procs:
             kill_and_reap(proc)
@@ -86,11 +106,7 @@ def run_trial_subprocess(
     with tempfile.TemporaryDirectory(prefix="nnbench-trial-") as tmp:
         result_path = Path(tmp) / "result.json"
         stderr_path = Path(tmp) / "stderr.txt"
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        if spec.threads:
-            env["OMP_NUM_THREADS"] = str(spec.threads)
-        if gpu is not None:
-            env["CUDA_VISIBLE_DEVICES"] = gpu
+        env = trial_env(spec, gpu)
         job_text = json.dumps(
             {"spec": spec_to_dict(spec), "arch_label": arch_label, "result_path": str(result_path)}
         )
@@ -130,21 +146,46 @@ def run_trial_subprocess(
                 kill_and_reap(proc)
                 if running is not None:
                     running.discard(proc)
-        if timed_out.is_set():
-            return failure_record(
-                spec, "timeout", f"killed after the executor timeout of {timeout_s:g}s", arch_label
-            ), []
-        if result_path.exists() and returncode == 0:
-            result = json.loads(result_path.read_text())
-            return result["record"], result["curve"]
-        tail = stderr_path.read_text(errors="replace")[-STDERR_TAIL_CHARS:].strip()
-        how = f"killed by {_signal_name(returncode)}" if returncode < 0 else f"exited with code {returncode}"
-        message = f"trial process {how} without a result"
-        if returncode == -signal.SIGKILL:
-            message += " (SIGKILL: often the kernel's out-of-memory killer)"
+        stderr_tail = stderr_path.read_text(errors="replace")[-STDERR_TAIL_CHARS:].strip()
+        return trial_outcome(
+            spec, arch_label, returncode, result_path, stderr_tail, timeout_s, timed_out.is_set()
+        )
+
+
+def trial_outcome(
+    spec: TrialSpec,
+    arch_label: str,
+    returncode: int | None,
+    result_path: Path,
+    stderr_tail: str,
+    timeout_s: float,
+    timed_out: bool,
+    what: str = "trial process",
+) -> tuple[dict, list]:
+    """The ``(record, curve)`` of a trial whose process ended with ``returncode`` (None: unknown).
+
+    Its result when it wrote one and exited 0; else ``timeout`` (killed at the executor's timeout) or
+    ``crashed``, saying how the process ended (``what`` names it) and ending with its stderr's tail.
+    """
+    if timed_out:
         return failure_record(
-            spec, "crashed", message + (f"; stderr: {tail}" if tail else ""), arch_label
+            spec, "timeout", f"killed after the executor timeout of {timeout_s:g}s", arch_label
         ), []
+    if returncode == 0 and result_path.exists():
+        result = json.loads(result_path.read_text())
+        return result["record"], result["curve"]
+    if returncode is None:
+        how = "ended"
+    elif returncode < 0:
+        how = f"killed by {_signal_name(returncode)}"
+    else:
+        how = f"exited with code {returncode}"
+    message = f"{what} {how} without a result"
+    if returncode == -signal.SIGKILL:
+        message += " (SIGKILL: often the kernel's out-of-memory killer)"
+    return failure_record(
+        spec, "crashed", message + (f"; stderr: {stderr_tail}" if stderr_tail else ""), arch_label
+    ), []
 
 
 def relay_progress(stdout, trial_id: str, on_progress: ProgressCallback | None) -> None:

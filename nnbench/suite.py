@@ -65,7 +65,7 @@ class BudgetModel(Config):
 
 
 class TrainingModel(Config):
-    """Generic-trainer settings: suite defaults, overridable per architecture entry."""
+    """The training settings the core's loop applies to every architecture; overridable per entry."""
 
     batch_size: pydantic.PositiveInt = 128
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
@@ -81,12 +81,14 @@ class TrainingModel(Config):
 
 
 class ExecutorModel(Config):
-    """Where trials run: ``inline`` (this process), ``process`` (a subprocess each, hard timeout) or ``ray``."""
+    """Where trials run: ``inline`` (this process), ``process`` (a process each, hard timeout) or ``ray``."""
 
     kind: Literal["inline", "process", "ray"] = "process"
     workers: pydantic.PositiveInt = 1
     address: str | None = None  # ray: "auto", "HOST:PORT", or none to start a local instance
     timeout: Any = Field("10m", validate_default=True)  # a duration; validated into seconds
+    # process and ray: fork each trial's process from a warm worker (Linux); false: a fresh interpreter
+    warm: bool = True
 
     @pydantic.field_validator("timeout")
     @classmethod

@@ -10,10 +10,13 @@ then per task, ``build`` returns a module; its outputs are ``(B, *output_shape)`
 ``(n, *output_shape)`` for generation) and finite; it trains; the same seed gives the same result; and on
 a causal task (``TaskSpec.causal``) the trained model's outputs up to position t do not move when the
 inputs after t change (:func:`check_causal`).
-A classifier or regressor trained by the generic trainer is trained directly: Adam on one fixed batch
-of the task's loss must lower that loss. An architecture that owns its loop (``train`` overridden, or
-any generation task) runs real short trials through :func:`nnbench.trial.execute_trial`: status ok
-with a finite validation score, and two trials of the same seed agreeing exactly.
+A classifier or regressor trained by the generic supervised step is trained directly: Adam on one fixed
+batch of the task's loss must lower that loss. An architecture with training of its own (``step``,
+``optimizers``, ``prepare`` or the ``train`` escape hatch overridden, or any generation task) runs real
+short trials through :func:`nnbench.trial.execute_trial`: status ok with a finite validation score, two
+trials of the same seed agreeing exactly, and the training contract kept (every optimizer made with the
+suite's ``make``; a ``train`` that drives ``ctx.loop`` does all it must, see
+:func:`nnbench.training.missed_obligations`).
 
 The kit runs on the CPU with one torch thread and leaves the caller's random state and thread count
 as it found them; a check of one architecture takes seconds.
@@ -51,6 +54,8 @@ CHECKS = {
     "finite-outputs": "every output (or sample) is finite",
     "trains": "a few steps lower the loss on one batch (own loop: a short trial ends ok with a finite score)",
     "same-seed-same-result": "two builds (or trials) with the same seed give identical results",
+    "training-contract": "own step: every optimizer made with make() (the suite's settings); own train(): "
+    "ctx.loop driven fully (steps with every optimizer, batch, autocast, record_loss, result)",
     "causal": "causal tasks: changing the inputs after position t leaves the outputs up to t unchanged",
 }
 ARCHITECTURE_WIDE = "-"  # the task column of the checks that need no task
@@ -307,6 +312,8 @@ class _Capture:
     def __init__(self):
         self.model = None
         self.task = None
+        self.trainer = None  # how the trial was trained, and what it missed of the training contract
+        self.missed: list[str] | None = None
 
     @hookimpl(wrapper=True)
     def build_model(self, ctx):
@@ -315,9 +322,20 @@ class _Capture:
         return model
 
     @hookimpl(wrapper=True)
-    def train_model(self, model, task):
+    def train_model(self, model, architecture, task, ctx):
         result = yield
         self.model, self.task = model, task
+        # The contract is read now: the trial goes on to use the loop (inference under its autocast).
+        from nnbench.training import missed_obligations
+
+        self.trainer = ctx.extra.get("trainer")
+        self.missed = [
+            f"{architecture.name}.optimizers() returned a {name} not made with make(): it ignores the suite's optimizer, "
+            "learning rate and weight decay"
+            for name in ctx.loop.unmade_optimizers
+        ]
+        if self.trainer == "architecture":
+            self.missed += missed_obligations(ctx.loop, result)
         return result
 
 
@@ -389,13 +407,15 @@ class _Checker:
 
     # -- one task --------------------------------------------------------------------------------------
     def task_checks(self, task_cls: type[Task], task_config: dict[str, Any]) -> list[CheckResult]:
-        """The checks on one task: directly for the generic trainer, through short trials otherwise."""
-        from nnbench.types import Architecture
+        """The checks on one task: directly for the generic supervised step, through short trials otherwise."""
+        from nnbench.training import overrides
 
         task = task_cls(task_cls.Config(**task_config))
         spec = task.spec()
-        owns_loop = type(self.architecture).train is not Architecture.train
-        if spec.kind == "generation" or owns_loop:
+        own_training = any(
+            overrides(self.architecture, m) for m in ("train", "step", "optimizers", "prepare")
+        )
+        if spec.kind == "generation" or own_training:
             return self._by_trials(task_cls, task_config, spec)
         return self._directly(task, spec)
 
@@ -609,6 +629,7 @@ class _Checker:
         if not trained:
             return results
 
+        results.append(self._contract_result(label, capture))
         if spec.causal and not generative and capture.task is not None:
             x = capture.task.data["val"][0][:BATCH]
             results.append(self.result(label, "causal", *check_causal(model, x, spec)))
@@ -623,6 +644,18 @@ class _Checker:
             detail = f"two trials of seed 0: identical val {metric} {value!r}"
         results.append(self.result(label, "same-seed-same-result", not differ, detail))
         return results
+
+    def _contract_result(self, label: str, capture: _Capture) -> CheckResult:
+        """Whether the trial kept the training contract: the suite's optimizers, a fully driven loop."""
+        if capture.missed is None:  # a train_model hook answered before the kit's wrapper saw the loop
+            return self.result(label, "training-contract", False, "the trial's training was not seen")
+        if capture.missed:
+            return self.result(label, "training-contract", False, "; ".join(capture.missed))
+        how = {
+            "architecture": "its own train() drove ctx.loop fully",
+            "step": "its step() in the core's loop, optimizers made with make()",
+        }.get(capture.trainer, "the core's loop and the generic supervised step")
+        return self.result(label, "training-contract", True, how)
 
 
 def check_causal(model, x, spec: TaskSpec) -> tuple[bool, str]:

@@ -1,15 +1,25 @@
-"""The measured training loop every trial trains in, and the generic supervised trainer built on it.
+"""The one measured training loop every trial trains in.
 
-An architecture that owns its loop (a GAN, a diffusion model) writes::
+The core drives every architecture's training (:func:`run_steps`): it makes the optimizers with
+the suite's settings (:meth:`nnbench.Architecture.optimizers` and its ``make``), then for each step
+hands :meth:`nnbench.Architecture.step` a batch already on the device, under the trial's autocast,
+with the compiled model when asked, and records the loss it returns. Around that the
+:class:`TrainingLoop` does the rest, the same for everyone: warm-up steps that are undone (weights,
+every optimizer's state, batches, random state), FLOPs of one real step, per-step times, a clock
+that pauses for evaluations, the budget, divergence checks, progress. The generic supervised step
+(:func:`supervised_step`: one optimizer on the task's loss) is the default ``step``.
 
-    for step in ctx.loop.steps(model, opt_g, opt_d):
+An architecture that overrides ``train`` (the escape hatch) drives the same :class:`TrainingLoop`
+itself through ``ctx.loop``::
+
+    for _ in ctx.loop.steps(model, opt_g, opt_d):  # every optimizer, so the warm-up is undone
         x, _ = ctx.loop.batch()
-        ...  # its own update
+        with ctx.loop.autocast():
+            ...  # its own update
         ctx.loop.record_loss(loss)
     return ctx.loop.result()
 
-and gets exactly the measurement the generic trainer gets: warm-up steps that are undone, FLOPs of
-one real step, per-step times, a clock that pauses for evaluations, the budget, divergence checks.
+and :func:`missed_obligations` says which of those it missed (``nnbench check`` reports them).
 The timed loop is the one a careful engineer writes by hand: data already on the device, batches
 by indexing, no per-step Python logging or hook calls.
 """
@@ -20,13 +30,14 @@ import contextlib
 import copy
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from nnbench import measure
-from nnbench.types import Metric, RunContext, Task, TrainingSettings, TrainResult
+from nnbench.types import Architecture, Metric, RunContext, Task, TrainingSettings, TrainResult
 
 # On CUDA the host clock runs ahead of the GPU, so the time budget and the loss are checked
 # with a synchronisation only every this many steps (never every step).
@@ -66,16 +77,48 @@ class Batcher:
         self.generator.set_state(generator_state)
 
 
-def make_optimizer(parameters, settings: TrainingSettings) -> torch.optim.Optimizer:
-    """The optimizer a suite names (adamw, adam or sgd with momentum 0.9)."""
+def make_optimizer(
+    parameters, settings: TrainingSettings, *, lr_scale: float = 1.0, betas: tuple[float, float] | None = None
+) -> torch.optim.Optimizer:
+    """The optimizer a suite names (adamw, adam or sgd with momentum 0.9) over the trainable ``parameters``.
+
+    Its learning rate is the suite's times ``lr_scale``, its weight decay the suite's; ``betas``, when
+    given, are Adam's and AdamW's ``(beta1, beta2)`` (SGD has none: its momentum is 0.9).
+    """
     params = [p for p in parameters if p.requires_grad]
+    lr = settings.lr * lr_scale
+    adam_options = {} if betas is None else {"betas": tuple(betas)}
     if settings.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=settings.weight_decay, **adam_options)
     if settings.optimizer == "adam":
-        return torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=settings.weight_decay, **adam_options)
     if settings.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=settings.lr, momentum=0.9, weight_decay=settings.weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=settings.weight_decay)
     raise ValueError(f"unknown optimizer {settings.optimizer!r}")
+
+
+class OptimizerMaker:
+    """The ``make`` an architecture's ``optimizers`` receives: the suite's optimizer for a group of parameters.
+
+    ``make(params, lr_scale=1.0, betas=None)``; see :func:`make_optimizer`. It remembers what it made,
+    so the core can tell an optimizer that ignores the suite's settings (made by hand) from its own.
+    """
+
+    def __init__(self, settings: TrainingSettings):
+        self.settings = settings
+        self.made: list[torch.optim.Optimizer] = []
+
+    def __call__(
+        self, params, lr_scale: float = 1.0, betas: tuple[float, float] | None = None
+    ) -> torch.optim.Optimizer:
+        """The suite's optimizer over ``params``, at the suite's learning rate times ``lr_scale``."""
+        if not (isinstance(lr_scale, (int, float)) and math.isfinite(lr_scale) and lr_scale > 0):
+            raise ValueError(
+                f"make(): lr_scale is a multiple of the suite's learning rate > 0, got {lr_scale!r}"
+            )
+        optimizer = make_optimizer(params, self.settings, lr_scale=lr_scale, betas=betas)
+        self.made.append(optimizer)
+        return optimizer
 
 
 class TrainingLoop:
@@ -116,10 +159,23 @@ class TrainingLoop:
         self.progress = None  # callable(step, train_s), set by the runner for the live display
         # The energy meter of the timed window (set by the trial): it runs exactly while the clock does.
         self.window_energy: measure.EnergyMeter | None = None
+        # What a train() escape hatch did with the loop, for missed_obligations(): the loop methods it
+        # called, whether steps() ran to its end, and the optimizers stepped in the warm-up that were
+        # not handed to steps() (their warm-up updates cannot be undone).
+        self.called: set[str] = set()
+        self.finished = False
+        self.optimizers: tuple[torch.optim.Optimizer, ...] = ()
+        self.unlisted_optimizers: list[str] = []
+        # Whether the compiled model handed to step() ran (None: the core did not drive the loop, or
+        # compile is off); see run_steps().
+        self.compiled: bool | None = None
+        # Optimizers from Architecture.optimizers() that its ``make`` did not make (set by run_steps).
+        self.unmade_optimizers: list[str] = []
 
     # -- what a training loop calls ------------------------------------------------------------
     def batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The next training batch, already on the device."""
+        self.called.add("batch")
         x, y = self.batcher.next()
         if self._timing:
             self.samples += x.shape[0]
@@ -127,6 +183,7 @@ class TrainingLoop:
 
     def record_loss(self, loss: torch.Tensor) -> None:
         """Hand the step's loss to the loop; a non-finite loss ends the trial as diverged."""
+        self.called.add("record_loss")
         self.last_loss = loss
 
     def steps(self, model: torch.nn.Module, *optimizers: torch.optim.Optimizer) -> Iterator[int]:
@@ -135,25 +192,40 @@ class TrainingLoop:
         The caller's loop body runs between two yields, so it is exactly one step: the timer laps
         there, the first warm-up step runs under the FLOP counter, and evaluation pauses the clock.
         """
+        self.called.add("steps")
         self._model = model
+        self.optimizers = optimizers
         model.train()
         started = time.perf_counter()
         snapshot = self._snapshot(model, optimizers)
         # Warm-up steps are real steps (allocator, autotuning, lazy init); the first one is also the
         # step whose FLOPs are counted. Then every effect is undone: the timed run starts from the
         # same weights, optimizer state, batches and random state as if no warm-up had happened.
-        self.counting_flops = True
-        with measure.count_step_flops(model) as flops:
-            yield 0
-        self.counting_flops = False
-        self.flops = flops
-        # A compiled model compiles on its first call, the step after the counted (eager) one.
-        warmup_steps = max(self.settings.warmup_steps, 2 if self.settings.compile else 1)
-        for warm_step in range(1, warmup_steps):
-            step_started = time.perf_counter()
-            yield warm_step
-            measure.sync(self.device)
-            self.warmup_step_s.append(time.perf_counter() - step_started)
+        # Which optimizers step is watched during the warm-up only: one that was not handed over here
+        # would keep its warm-up updates.
+        stepped: dict[int, torch.optim.Optimizer] = {}
+
+        def note_step(optimizer, args, kwargs) -> None:  # a pre-hook returning None leaves the step as is
+            stepped[id(optimizer)] = optimizer
+
+        watch = register_optimizer_step_pre_hook(note_step)
+        try:
+            self.counting_flops = True
+            with measure.count_step_flops(model) as flops:
+                yield 0
+            self.counting_flops = False
+            self.flops = flops
+            # A compiled model compiles on its first call, the step after the counted (eager) one.
+            warmup_steps = max(self.settings.warmup_steps, 2 if self.settings.compile else 1)
+            for warm_step in range(1, warmup_steps):
+                step_started = time.perf_counter()
+                yield warm_step
+                measure.sync(self.device)
+                self.warmup_step_s.append(time.perf_counter() - step_started)
+        finally:
+            watch.remove()
+        listed = {id(optimizer) for optimizer in optimizers}
+        self.unlisted_optimizers = [type(o).__name__ for key, o in stepped.items() if key not in listed]
         self._restore(model, optimizers, snapshot)
         self.last_loss = None
         measure.sync(self.device)
@@ -162,6 +234,7 @@ class TrainingLoop:
 
     def result(self) -> TrainResult:
         """The TrainResult of the loop as it ran."""
+        self.called.add("result")
         final = float(self.last_loss.detach()) if self.last_loss is not None else None
         return TrainResult(steps=self.step, samples=self.samples, final_loss=final, diverged=self.diverged)
 
@@ -204,6 +277,10 @@ class TrainingLoop:
 
     def autocast(self):
         """The autocast context of the trial's precision (bf16), or a no-op: wrap forward passes in it."""
+        self.called.add("autocast")
+        return self._autocast()
+
+    def _autocast(self):
         if self.settings.precision != "bf16":
             return NO_AUTOCAST  # a disabled torch.autocast still costs microseconds per step
         return torch.autocast(device_type="cuda" if self.device == "cuda" else "cpu", dtype=torch.bfloat16)
@@ -260,6 +337,7 @@ class TrainingLoop:
         self.train_s = self._elapsed()
         self._energy(running=False)
         self._timing = False
+        self.finished = True
         if not self.diverged and evaluated_at != self.step:
             self.evaluate(model, "val")
 
@@ -280,7 +358,7 @@ class TrainingLoop:
             self._energy(running=False)
         was_training = model.training
         model.eval()
-        with torch.no_grad(), self.autocast():
+        with torch.no_grad(), self._autocast():
             metrics = {k: float(v) for k, v in self.task.evaluate(model, split).items()}
         model.train(was_training)
         for name, value in metrics.items():
@@ -310,19 +388,148 @@ class TrainingLoop:
             self.samples_to_target = self.samples
 
 
-def train_supervised(model: torch.nn.Module, task: Task, ctx: RunContext) -> TrainResult:
-    """The generic trainer: minimise the task's loss with the suite's optimizer on on-device batches."""
-    loop = ctx.loop
-    assert loop is not None, "the runner sets ctx.loop before training"
-    optimizer = make_optimizer(model.parameters(), ctx.training)
-    # FLOPs are counted on one eager step; the timed steps use the compiled model when asked.
-    step_model = torch.compile(model) if ctx.training.compile else model
-    for _ in loop.steps(model, optimizer):
-        x, y = loop.batch()
-        with loop.autocast():
-            loss = task.loss((model if loop.counting_flops else step_model)(x), y)
+StepFunction = Callable[[torch.nn.Module, tuple[torch.Tensor, torch.Tensor | None], list], torch.Tensor]
+
+
+def supervised_step(task: Task) -> StepFunction:
+    """The generic supervised step on ``task``: minimise ``task.loss(model(x), y)`` with the one optimizer."""
+
+    def step(model, batch, optimizers):
+        x, y = batch
+        (optimizer,) = optimizers
+        loss = task.loss(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        return loss
+
+    return step
+
+
+def overrides(architecture: Architecture, method: str) -> bool:
+    """Whether ``architecture``'s class overrides ``method`` of :class:`nnbench.Architecture`."""
+    return getattr(type(architecture), method) is not getattr(Architecture, method)
+
+
+def trainer_of(architecture: Architecture) -> str:
+    """How the core trains ``architecture``: ``generic`` (the supervised step), ``step`` (its own
+    ``step`` in the core's loop) or ``architecture`` (its own ``train``, the escape hatch)."""
+    if overrides(architecture, "train"):
+        return "architecture"
+    return "step" if overrides(architecture, "step") else "generic"
+
+
+def _optimizer_list(architecture: Architecture, optimizers: Any) -> list:
+    """The optimizers ``architecture.optimizers`` returned, checked: a list of torch optimizers."""
+    name = architecture.name
+    if isinstance(optimizers, torch.optim.Optimizer) or not isinstance(optimizers, (list, tuple)):
+        raise TypeError(
+            f"{name}.optimizers() returned {type(optimizers).__name__}: return a list of optimizers made "
+            "with make(params)"
+        )
+    for optimizer in optimizers:
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"{name}.optimizers() returned a {type(optimizer).__name__} in its list, not an optimizer"
+            )
+    return list(optimizers)
+
+
+def _check_loss(architecture: Architecture, loss: Any) -> None:
+    if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
+        what = (
+            type(loss).__name__
+            if not isinstance(loss, torch.Tensor)
+            else f"a tensor of shape {tuple(loss.shape)}"
+        )
+        raise TypeError(
+            f"{architecture.name}.step() returned {what}: return the step's loss, a scalar tensor"
+        )
+
+
+def _watch_compiled(loop: TrainingLoop, compiled: torch.nn.Module) -> None:
+    """Note on ``loop`` whether the compiled model is ever called: a step that calls only submodules
+    (a GAN's generator and critic) runs eager, and the record must not say compiled."""
+    loop.compiled = False
+
+    def called(module, args):
+        loop.compiled = True
+        handle.remove()  # once is enough: the timed steps run without the hook
+
+    handle = compiled.register_forward_pre_hook(called)
+
+
+def run_steps(
+    model: torch.nn.Module, architecture: Architecture, task: Task, config: Any, ctx: RunContext
+) -> TrainResult:
+    """The one loop: train ``model`` with ``architecture``'s optimizers and step in the measured loop.
+
+    ``prepare``, then ``optimizers(model, config, make)`` with the suite's settings, then per step a
+    batch on the device and ``step(model, batch, optimizers)`` under the trial's autocast, its loss
+    recorded. The step runs whole under autocast (its backward too), which is what ``torch.compile``
+    assumes of a compiled region by default. With ``compile`` the step gets ``torch.compile(model)``
+    from the second warm-up step on (the first, FLOP-counted one runs eager).
+    """
+    loop = ctx.loop
+    assert loop is not None, "the runner sets ctx.loop before training"
+    architecture.prepare(model, task, config)
+    make = OptimizerMaker(ctx.training)
+    optimizers = _optimizer_list(architecture, architecture.optimizers(model, config, make))
+    # An optimizer made by hand ignores the suite's optimizer, lr and weight decay: the kit fails it.
+    loop.unmade_optimizers = [type(o).__name__ for o in optimizers if not any(o is m for m in make.made)]
+    step = architecture.step if overrides(architecture, "step") else supervised_step(task)
+    step_model = model
+    if ctx.training.compile:
+        step_model = torch.compile(model)
+        _watch_compiled(loop, step_model)
+    for _ in loop.steps(model, *optimizers):
+        batch = loop.batch()
+        with loop.autocast():
+            loss = step(model if loop.counting_flops else step_model, batch, optimizers)
+        if loop.counting_flops:
+            _check_loss(architecture, loss)
         loop.record_loss(loss)
     return loop.result()
+
+
+def missed_obligations(loop: TrainingLoop, result: Any) -> list[str]:
+    """What a ``train()`` escape hatch failed to do with ``ctx.loop``, one sentence each (empty: none).
+
+    A loop of steps: ``ctx.loop.steps(model, *optimizers)`` with every optimizer it steps, iterated
+    to its end; ``ctx.loop.batch()``; ``ctx.loop.autocast()``; ``ctx.loop.record_loss(loss)``; and
+    ``ctx.loop.result()`` returned. A trainer without steps (fitted trees) evaluates the validation
+    split with ``ctx.loop.evaluate(model, "val")`` and returns a TrainResult.
+    """
+    if not isinstance(result, TrainResult):
+        return [f"train() returned {type(result).__name__}, not a TrainResult (return ctx.loop.result())"]
+    if "steps" not in loop.called:
+        if any(point["split"] == "val" for point in loop.curve):
+            return []  # a trainer without steps that evaluated: gbdt's way, measured by its wall clock
+        return [
+            "train() did not use ctx.loop.steps(): nothing is timed or checked per step (a trainer without "
+            "steps must at least call ctx.loop.evaluate(model, 'val') after fitting)"
+        ]
+    missed = []
+    if loop.unlisted_optimizers:
+        missed.append(
+            f"train() stepped {', '.join(loop.unlisted_optimizers)} without handing it to ctx.loop.steps(model, "
+            "*optimizers): its warm-up updates were not undone"
+        )
+    if not loop.finished:
+        missed.append(
+            "train() left ctx.loop.steps() before it ended: the budget and the timed window were cut short"
+        )
+    if "batch" not in loop.called:
+        missed.append(
+            "train() never called ctx.loop.batch(): its batches are not the suite's and samples go uncounted"
+        )
+    if "autocast" not in loop.called:
+        missed.append("train() never entered ctx.loop.autocast(): a bf16 suite would train it in fp32")
+    if "record_loss" not in loop.called:
+        missed.append("train() never called ctx.loop.record_loss(loss): no final loss, divergence unchecked")
+    if (result.steps, result.samples) != (loop.step, loop.samples):
+        missed.append(
+            f"train() returned a TrainResult of {result.steps} steps and {result.samples} samples, the loop ran "
+            f"{loop.step} and {loop.samples}: return ctx.loop.result()"
+        )
+    return missed

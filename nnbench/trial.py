@@ -156,12 +156,18 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, oom_types) or any(m in str(exc).lower() for m in OOM_MESSAGES)
 
 
-def _compile_note(spec: TrialSpec, compiled: bool, generic: bool) -> str:
+def _compile_note(spec: TrialSpec, compiled: bool | None, trainer: str | None) -> str:
     if compiled:
         return "first compiled warm-up step (compile and its first run), outside train_s"
-    if spec.training.compile and not generic:
-        return "compile asked for, but the architecture owns its training loop: not compiled"
-    return "torch.compile off"
+    if not spec.training.compile:
+        return "torch.compile off"
+    if compiled is False:
+        return (
+            "compile asked for, but step() never called the model it was given (only its parts): not compiled"
+        )
+    if trainer == "architecture":
+        return "compile asked for, but the architecture runs its own train(): not compiled"
+    return "compile asked for, but a train_model hook replaced the core's loop: not compiled"
 
 
 def execute_trial(
@@ -264,8 +270,8 @@ def execute_trial(
         achieved = total_flops / train_s / 1e12 if total_flops is not None and train_s > 0 else None
         name = measure.device_name(spec.device)
         precision = measure.precision_name(spec.device, spec.training.precision)
-        generic = ctx.extra.get("trainer") == "generic"
-        compiled = spec.training.compile and generic
+        trainer = ctx.extra.get("trainer")
+        compiled = bool(loop.compiled)  # the core compiled the model and step() called it
         samples = loop.samples if used_loop else result.samples
         sequence_length = task_spec.input_shape[0] if task_spec.modality == "sequence" else None
 
@@ -277,7 +283,7 @@ def execute_trial(
             compile=compiled,
             channels_last=spec.training.channels_last and task_spec.modality == "image",
             cudnn_benchmark=spec.training.cudnn_benchmark if spec.device == "cuda" else None,
-            trainer=ctx.extra.get("trainer"),
+            trainer=trainer,
             metric=metric.name,
             higher_is_better=metric.higher_is_better,
             target=metric.target,
@@ -302,7 +308,7 @@ def execute_trial(
             setup_s=setup_s,
             warmup_s=loop.warmup_s,
             compile_s=loop.warmup_step_s[0] if compiled and loop.warmup_step_s else None,
-            compile_note=_compile_note(spec, compiled, generic),
+            compile_note=_compile_note(spec, loop.compiled, trainer),
             train_s=train_s,
             eval_s=eval_s,
             final_eval_s=final_eval_s,

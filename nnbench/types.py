@@ -57,7 +57,12 @@ class Budget:
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """The generic trainer's settings, after suite defaults and per-architecture overrides."""
+    """The training settings of a trial, after suite defaults and per-architecture overrides.
+
+    The core's loop applies them to every architecture it drives: ``optimizer``, ``lr`` and
+    ``weight_decay`` through the ``make`` of :meth:`Architecture.optimizers`, ``batch_size`` through
+    the batches handed to :meth:`Architecture.step`.
+    """
 
     batch_size: int = 128
     optimizer: str = "adamw"  # adamw | adam | sgd
@@ -67,7 +72,7 @@ class TrainingSettings:
     warmup_steps: int = 3  # real steps run and undone before the timed window
     eval_on_clock: bool = False  # MLPerf style: evaluation time counts as training time
     precision: str = "fp32"  # fp32 | tf32 (CUDA matmuls and convolutions) | bf16 (autocast)
-    compile: bool = False  # torch.compile the model for the generic trainer (compile time recorded apart)
+    compile: bool = False  # torch.compile the model handed to step() (compile time recorded apart)
     channels_last: bool = False  # image models and inputs in channels_last memory format
     cudnn_benchmark: bool = False  # let cuDNN autotune convolution algorithms (CUDA)
 
@@ -147,8 +152,11 @@ class Architecture:
     """Base class of an architecture plugin.
 
     Subclasses set ``name``, ``modalities``, ``kinds``, a nested ``Config`` (a :class:`Config`
-    subclass whose defaults train on a CPU in seconds) and implement :meth:`build`.
-    Owning the whole loop (GAN, diffusion) is done by overriding :meth:`train`.
+    subclass whose defaults train on a CPU in seconds) and implement :meth:`build`. The core trains
+    every architecture in one measured loop: by default one optimizer on the task's loss. One that
+    needs more (a GAN's two nets, a diffusion model's noising) overrides :meth:`optimizers` and
+    :meth:`step` (and :meth:`prepare` to fit data statistics); :meth:`train` is the escape hatch
+    for a trainer the loop cannot drive (fitted trees).
     """
 
     name: ClassVar[str] = ""
@@ -182,8 +190,51 @@ class Architecture:
         """Return a model mapping ``(B, *task.input_shape)`` to ``(B, *task.output_shape)``."""
         raise NotImplementedError(f"architecture {self.name!r} does not implement build()")
 
+    def prepare(self, model: torch.nn.Module, task: Task, config: Any) -> None:
+        """Fit what the model learns from data before training (a generative model's data scaling).
+
+        Called once by the core with the model on the device and ``task.data`` on it too, before
+        :meth:`optimizers`; outside the timed window. The default does nothing.
+        """
+
+    def optimizers(self, model: torch.nn.Module, config: Any, make: Any) -> list[torch.optim.Optimizer]:
+        """The optimizers :meth:`step` updates, each made with ``make`` so the suite's settings apply.
+
+        ``make(params, lr_scale=1.0, betas=None)`` builds the suite's optimizer (``training.optimizer``)
+        over ``params`` with the suite's learning rate times ``lr_scale`` and its weight decay;
+        ``betas`` sets Adam's and AdamW's ``(beta1, beta2)`` (SGD, momentum 0.9, has none). The
+        default: one optimizer over every parameter, ``[make(model.parameters())]``.
+        """
+        return [make(model.parameters())]
+
+    def step(
+        self, model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor | None], optimizers: list[Any]
+    ) -> torch.Tensor:
+        """One training step on ``batch`` ``(x, y)`` (y None for unlabelled data); return its loss.
+
+        The step owns its updates: it calls ``zero_grad``, ``backward`` and ``optimizer.step()`` on the
+        ``optimizers`` :meth:`optimizers` made, as many times and in the order it needs (a GAN updates
+        its critic, then its generator). The core calls it once per step of the measured loop, under
+        the trial's autocast, with the compiled model when the suite asks for ``compile``; the loss
+        returned (a scalar tensor) is recorded, and a non-finite one ends the trial as diverged.
+        Not overridden: the generic supervised step, ``task.loss(model(x), y)`` minimised by the one
+        optimizer (the core supplies it, since it needs the task).
+        """
+        raise NotImplementedError(
+            f"architecture {self.name!r} does not override step(): the core trains it with the generic "
+            "supervised step"
+        )
+
     def train(self, model: torch.nn.Module, task: Task, config: Any, ctx: RunContext) -> TrainResult | None:
-        """Own the training loop; return None (the default) to use the generic trainer."""
+        """The escape hatch: run the whole training yourself and return a TrainResult; None (the default)
+        lets the core's loop train with :meth:`optimizers` and :meth:`step`.
+
+        A loop of steps keeps the measurement by driving ``ctx.loop``: ``for _ in ctx.loop.steps(model,
+        *every_optimizer)``, to its end, with ``ctx.loop.batch()``, forward passes under
+        ``ctx.loop.autocast()``, ``ctx.loop.record_loss(loss)`` each step, and ``return
+        ctx.loop.result()``. A trainer without steps (fitted trees) calls ``ctx.loop.evaluate(model,
+        "val")`` after fitting. ``nnbench check`` says which of these a ``train`` missed.
+        """
         return None
 
     def incompatibility(self, task: TaskSpec) -> str | None:
@@ -265,7 +316,7 @@ class Task:
 
     Subclasses set ``name``, ``version``, ``tier``, ``description`` and a nested ``Config``,
     and implement :meth:`spec`, :meth:`metric`, :meth:`make_data` and :meth:`evaluate`
-    (and :meth:`loss` for tasks the generic trainer can train on).
+    (and :meth:`loss` for tasks the generic supervised step can train on).
     """
 
     name: ClassVar[str] = ""
@@ -300,8 +351,8 @@ class Task:
         raise NotImplementedError
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The training loss of the generic trainer."""
-        raise NotImplementedError(f"task {self.name!r} has no loss for the generic trainer")
+        """The training loss of the generic supervised step."""
+        raise NotImplementedError(f"task {self.name!r} has no loss for the generic supervised step")
 
     # -- provided -------------------------------------------------------------------------------
     def setup(self, seed: int, device: str) -> None:

@@ -21,46 +21,14 @@ Sizes on tabular (2,400 rows, 4 classes: a tree per class and iteration), fitted
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
-import numpy as np
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 import nnbench
 from nnbench import hookimpl
 
-
-class FittedTrees(nn.Module):
-    """A scikit-learn booster behind a torch forward; no parameters, the booster is extra state."""
-
-    def __init__(self, *, task: nnbench.TaskSpec):
-        super().__init__()
-        self.output_shape = tuple(task.output_shape)
-        self.classification = task.kind == "classification"
-        self.num_classes = task.num_classes
-        self.estimators: list[Any] = []  # one classifier, or one regressor per output
-
-    def get_extra_state(self) -> dict[str, Any]:
-        return {"estimators": list(self.estimators)}
-
-    def set_extra_state(self, state: dict[str, Any]) -> None:
-        self.estimators = list(state["estimators"])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.estimators:
-            raise RuntimeError("gbdt: the trees are not fitted yet (train() fits them)")
-        features = x.detach().float().cpu().reshape(len(x), -1).numpy()  # (B, F)
-        if self.classification:
-            (estimator,) = self.estimators
-            probabilities = estimator.predict_proba(features)  # (B, classes seen in training)
-            scores = np.full((len(x), self.num_classes), math.log(1e-12), dtype=np.float32)
-            scores[:, estimator.classes_.astype(int)] = np.log(np.clip(probabilities, 1e-12, None))
-        else:
-            columns = [estimator.predict(features) for estimator in self.estimators]
-            scores = np.stack(columns, axis=1)  # (B, k)
-        return torch.as_tensor(scores, dtype=torch.float32, device=x.device).view(len(x), *self.output_shape)
+if TYPE_CHECKING:  # the torch modules are imported by build, not here
+    from nnbench_plugins.nets.gbdt import FittedTrees
+    from torch import nn
 
 
 class GBDT(nnbench.Architecture):
@@ -109,10 +77,13 @@ class GBDT(nnbench.Architecture):
 
     def build(self, task: nnbench.TaskSpec, config: GBDT.Config) -> nn.Module:
         """An unfitted :class:`FittedTrees`; ``train`` fits it."""
+        from nnbench_plugins.nets.gbdt import FittedTrees
+
         return FittedTrees(task=task)
 
     def train(self, model: FittedTrees, task: nnbench.Task, config: GBDT.Config, ctx: nnbench.RunContext):
         """Fit on the whole training split (no measured steps), then score the validation split once."""
+        import torch
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
         from threadpoolctl import threadpool_limits
 

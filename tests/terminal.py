@@ -32,7 +32,8 @@ class PtyResult:
     returncode: int
     raw: str
     marker: str
-    max_workers_seen: int = 0
+    max_workers_seen: int = 0  # warm workers alive at once
+    max_trials_seen: int = 0  # trial processes alive at once
     worker_pids_seen: set[int] = field(default_factory=set)
 
     @property
@@ -41,9 +42,9 @@ class PtyResult:
         return ANSI.sub("", self.raw)
 
 
-def worker_pids(marker: str) -> set[int]:
-    """Pids of live ``nnbench.worker`` processes started under ``marker`` (read from /proc)."""
-    found = set()
+def worker_processes(marker: str) -> dict[int, tuple[int, bytes]]:
+    """Live ``nnbench.worker`` processes started under ``marker``: pid -> (parent pid, command line)."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -51,11 +52,11 @@ def worker_pids(marker: str) -> set[int]:
             cmdline = (entry / "cmdline").read_bytes()
             if b"nnbench.worker" not in cmdline:
                 continue
-            stat = (entry / "stat").read_text()
-            if stat.rsplit(")", 1)[1].split()[0] == "Z":  # a zombie is dead, only not reaped
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] == "Z":  # a zombie is dead, only not reaped
                 continue
             if f"NNBENCH_PTY_MARKER={marker}".encode() in (entry / "environ").read_bytes():
-                found.add(int(entry.name))
+                found[int(entry.name)] = (int(fields[1]), cmdline)
         except OSError:  # the process ended while we looked
             continue
     return found
@@ -71,6 +72,33 @@ def default_interrupt() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def worker_pids(marker: str) -> set[int]:
+    """Pids of live ``nnbench.worker`` processes started under ``marker``: warm workers and trial processes."""
+    return set(worker_processes(marker))
+
+
+def count_processes(marker: str) -> tuple[int, int]:
+    """``(warm workers, trial processes)`` alive now under ``marker``.
+
+    A warm worker is a ``--warm`` one started by the runner; a trial process is one a warm worker
+    forked, or a fresh ``python -m nnbench.worker`` (no ``--warm``) started by the runner. What a trial
+    process forks itself (a moment before it runs another program) is neither.
+    """
+    processes = worker_processes(marker)
+    workers = {
+        pid
+        for pid, (parent, cmdline) in processes.items()
+        if parent not in processes and b"--warm" in cmdline
+    }
+    fresh = {
+        pid
+        for pid, (parent, cmdline) in processes.items()
+        if parent not in processes and b"--warm" not in cmdline
+    }
+    forked = {pid for pid, (parent, _) in processes.items() if parent in workers}
+    return len(workers), len(fresh | forked)
+
+
 def run_in_pty(
     *args: str,
     cwd: Path,
@@ -82,7 +110,7 @@ def run_in_pty(
 ) -> PtyResult:
     """Run ``python -m nnbench ARGS`` with stdin, stdout and stderr on a new pty of the given size.
 
-    While it runs, the ``nnbench.worker`` processes it started are counted every 0.1 s. With
+    While it runs, the warm workers and trial processes it started are counted every 0.1 s. With
     ``interrupt_after`` the command gets SIGINT (Ctrl-C) after that many seconds.
     """
     marker = uuid.uuid4().hex
@@ -108,9 +136,10 @@ def run_in_pty(
 
     def count_workers() -> None:
         while not stop.is_set():
-            pids = worker_pids(marker)
-            result.worker_pids_seen |= pids
-            result.max_workers_seen = max(result.max_workers_seen, len(pids))
+            result.worker_pids_seen |= worker_pids(marker)
+            workers, trials = count_processes(marker)
+            result.max_workers_seen = max(result.max_workers_seen, workers)
+            result.max_trials_seen = max(result.max_trials_seen, trials)
             time.sleep(0.1)
 
     counter = threading.Thread(target=count_workers, daemon=True)

@@ -88,3 +88,36 @@ def test_first_places_count_only_contested_tasks():
     assert places["diffusion"] == across_tasks.Places(competed=1, first=1, sole=1)
     assert places["gan"] == across_tasks.Places(competed=1, first=0, sole=0)
     assert places["cnn"] == places["mlp"] == across_tasks.Places(competed=1, first=1, sole=0)
+
+
+def test_the_bootstraps_of_counts_equal_resampling_the_runs_themselves():
+    # The intervals are computed from how often each run is drawn (no copies of the runs); drawing the
+    # same indices and copying the runs must give the same statistics.
+    rng = np.random.default_rng(3)
+    x = {f"t{i}": rng.normal(size=rng.integers(2, 9)).round(1) for i in range(4)}
+    y = {f"t{i}": rng.normal(size=rng.integers(2, 9)).round(1) for i in range(4)}
+    resamples = 300
+
+    def copies(runs, rng):
+        return [runs[t][rng.integers(0, len(runs[t]), size=(resamples, len(runs[t])))] for t in sorted(runs)]
+
+    draws = np.random.default_rng(across_tasks.BOOTSTRAP_SEED)
+    brute = np.zeros(resamples)
+    for task in sorted(x):
+        xs = x[task][draws.integers(0, len(x[task]), size=(resamples, len(x[task])))]
+        ys = y[task][draws.integers(0, len(y[task]), size=(resamples, len(y[task])))]
+        brute += ((xs[:, :, None] > ys[:, None, :]) + 0.5 * (xs[:, :, None] == ys[:, None, :])).mean(axis=(1, 2))
+    brute /= len(x)
+    estimate = across_tasks.probability_of_improvement(x, y, resamples=resamples)
+    assert np.allclose([estimate.low, estimate.high], np.percentile(brute, [2.5, 97.5]))
+
+    values, weights = across_tasks._pooled(x)
+    pooled = np.concatenate(copies(x, np.random.default_rng(across_tasks.BOOTSTRAP_SEED)), axis=1)
+    for name, function in across_tasks.STATISTICS.items():
+        estimate = across_tasks.aggregate(x, name, resamples=resamples)
+        assert np.allclose([estimate.low, estimate.high], np.percentile(function(pooled, weights), [2.5, 97.5]))
+    taus = np.linspace(-2, 2, 9)
+    profile = across_tasks.performance_profile(x, taus, resamples=resamples)
+    shares = ((pooled[:, None, :] > taus[None, :, None]) * weights).sum(axis=2)
+    assert np.allclose(profile.low, np.percentile(shares, 2.5, axis=0))
+    assert np.allclose(profile.high, np.percentile(shares, 97.5, axis=0))

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import nnbench_plugins.cnn
 import nnbench_plugins.mlp
+import nnbench_plugins.nets.cnn
+import nnbench_plugins.nets.mlp
 import pydantic
 import pytest
 import torch
@@ -72,7 +74,11 @@ def test_registration_hook_registers_one_instance(module):
         arch.Config(no_such_option=1)
 
 
-@pytest.mark.parametrize("module", [nnbench_plugins.mlp, nnbench_plugins.cnn], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module",
+    [nnbench_plugins.mlp, nnbench_plugins.cnn, nnbench_plugins.nets.mlp, nnbench_plugins.nets.cnn],
+    ids=lambda m: m.__name__,
+)
 def test_plugins_use_only_the_public_api(module):
     source = Path(module.__file__).read_text()
     assert not re.search(r"^\s*(from|import) nnbench\.", source, flags=re.MULTILINE)

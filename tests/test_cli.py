@@ -20,6 +20,28 @@ def test_help_does_not_import_torch():
     assert "Example:" in out
 
 
+def test_listing_architectures_does_not_import_torch():
+    # The built-ins declare their architectures in modules free of torch and import their torch
+    # modules in build: listing them (and so every plugin's metadata) costs no torch import.
+    code = (
+        "import json, sys; from nnbench.cli import cli; cli(['list', 'architectures', '--json'], "
+        "standalone_mode=False); print(json.dumps(sorted(m for m in ('torch', 'numpy') if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    listing, _, imported = out.rstrip().rpartition("\n")
+    names = {row["name"] for row in json.loads(listing)}
+    assert {"mlp", "cnn", "rnn", "transformer", "ssm", "hyena", "gan", "diffusion", "gbdt"} <= names
+    assert json.loads(imported) == []
+    # Building a model is what imports torch: the same process, once it builds one, has it.
+    code = (
+        "import sys, nnbench; arch = nnbench.get_architecture('mlp'); assert 'torch' not in sys.modules; "
+        "spec = nnbench.TaskSpec(name='t', modality='tabular', kind='regression', input_shape=(3,), "
+        "output_shape=(1,)); arch.build(spec, arch.Config()); print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"
+
+
 def test_version_and_help_of_each_command():
     assert run_cli("--version").stdout.strip().endswith(nnbench.__version__)
     for command in (

@@ -127,16 +127,24 @@ def test_no_readable_domain_is_null_with_the_reason(tmp_path):
 
 def test_other_trial_processes_sharing_the_package_are_noted(powercap, tmp_path):
     proc = tmp_path / "proc"
-    for pid, command in ((101, [sys.executable, "-m", "nnbench.worker"]), (102, ["bash"])):
+    warm = [sys.executable, "-m", "nnbench.worker", "--warm"]
+    processes = {
+        101: ([sys.executable, "-m", "nnbench.worker"], "python"),  # a fresh trial process
+        102: (["bash"], "bash"),
+        103: (warm, "nnbench-worker"),  # an idle warm worker: runs no trial
+        104: (warm, "nnbench-trial"),  # a trial process it forked
+    }
+    for pid, (command, comm) in processes.items():
         (proc / str(pid)).mkdir(parents=True)
         (proc / str(pid) / "cmdline").write_bytes(b"\0".join(part.encode() for part in command) + b"\0")
+        (proc / str(pid) / "comm").write_text(comm + "\n")
     (proc / str(os.getpid())).mkdir()
     (proc / str(os.getpid()) / "cmdline").write_bytes(b"python\0-m\0nnbench.worker\0")  # this one
-    assert measure.other_trial_processes(proc) == 1
+    assert measure.other_trial_processes(proc) == 2
     meter = measure.EnergyMeter("cpu", powercap=powercap, proc=proc)
     meter.start()
     note = meter.stop()["energy_note"]
-    assert "shared: 1 other nnbench trial processes ran on this device during the window" in note
+    assert "shared: 2 other nnbench trial processes ran on this device during the window" in note
 
 
 class FakeNVML:

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import nnbench_plugins.diffusion
 import nnbench_plugins.gan
 import nnbench_plugins.gbdt
+import nnbench_plugins.nets.transformer
 import nnbench_plugins.rnn
 import nnbench_plugins.transformer
 import pydantic
@@ -150,7 +151,7 @@ def test_forward_shape_and_a_fixed_batch_is_learned(arch_name, task_name, option
 
 def outputs_after_changing_from(model, x, t):
     """Outputs for ``x`` and for ``x`` with every bit after position ``t`` flipped."""
-    if isinstance(model, nnbench_plugins.transformer.TransformerNet):
+    if isinstance(model, nnbench_plugins.nets.transformer.TransformerNet):
         # the head starts at zero (constant outputs): give the outputs something to show
         torch.nn.init.normal_(model.head.weight)
     changed = x.clone()

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import nnbench_plugins.hyena
 import nnbench_plugins.linear_attention
-import nnbench_plugins.mixer_stack
+import nnbench_plugins.nets.hyena
+import nnbench_plugins.nets.linear_attention
+import nnbench_plugins.nets.mixer_stack
+import nnbench_plugins.nets.ssm
+import nnbench_plugins.sequence_shapes
 import nnbench_plugins.ssm
 import pydantic
 import pytest
@@ -93,7 +97,15 @@ def test_registered_through_the_entry_points_with_sizes_and_a_space(name):
 
 
 @pytest.mark.parametrize(
-    "path", [*(m.__file__ for m in MODULES.values()), nnbench_plugins.mixer_stack.__file__]
+    "path",
+    [
+        *(m.__file__ for m in MODULES.values()),
+        nnbench_plugins.nets.ssm.__file__,
+        nnbench_plugins.nets.linear_attention.__file__,
+        nnbench_plugins.nets.hyena.__file__,
+        nnbench_plugins.nets.mixer_stack.__file__,
+        nnbench_plugins.sequence_shapes.__file__,
+    ],
 )
 def test_plugins_use_only_the_public_api(path):
     source = Path(path).read_text()
@@ -145,7 +157,7 @@ def test_chunked_selective_scan_equals_the_sequential_recurrence():
         expected.append((h * C[:, t, None, :]).sum(-1))
     expected = torch.stack(expected, dim=1)
     for chunk in (1, 4, 5, 16):
-        got = nnbench_plugins.ssm.selective_scan(x, dt, A, B, C, chunk=chunk)
+        got = nnbench_plugins.nets.ssm.selective_scan(x, dt, A, B, C, chunk=chunk)
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -153,7 +165,7 @@ def test_taylor_features_give_the_second_order_expansion_of_exp():
     generator = torch.Generator().manual_seed(0)
     q, k = torch.randn(6, 8, generator=generator), torch.randn(6, 8, generator=generator)
     s = (q * k).sum(-1) / 8**0.5
-    phi = nnbench_plugins.linear_attention.taylor_features
+    phi = nnbench_plugins.nets.linear_attention.taylor_features
     torch.testing.assert_close((phi(q) * phi(k)).sum(-1), 1 + s + s * s / 2)
     assert phi(q).shape == (6, 1 + 8 + 64)
 
@@ -165,11 +177,13 @@ def test_fft_convolution_is_the_causal_convolution():
     for t in range(9):
         for s in range(t + 1):
             expected[..., t] += h[:, t - s] * v[..., s]
-    torch.testing.assert_close(nnbench_plugins.hyena.fft_causal_conv(v, h), expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        nnbench_plugins.nets.hyena.fft_causal_conv(v, h), expected, rtol=1e-4, atol=1e-5
+    )
 
 
 def test_the_implicit_filter_of_a_longer_sequence_extends_the_shorter_one():
-    filter_ = nnbench_plugins.hyena.ImplicitFilter(channels=4, l_max=16, bands=2, width=8)
+    filter_ = nnbench_plugins.nets.hyena.ImplicitFilter(channels=4, l_max=16, bands=2, width=8)
     torch.testing.assert_close(filter_(40)[:, :16], filter_(16))
 
 

@@ -67,6 +67,8 @@ def test_smoke_suite_on_ray_equals_inline(ray_cluster, tmp_path):
     assert len(on_ray.records) == len(inline.records) >= 5
     assert _by_trial(on_ray.records) == _by_trial(inline.records)
     assert all(r["executor_node"] for r in on_ray.records)
+    # The same warm-worker code as the process executor's, on the node: each trial forked by one.
+    assert {r["trial_process"] for r in on_ray.records} == {"warm"}
     # Resume works on Ray too, and the CLI reaches the same cluster with --address.
     again = run_cli(
         "run", str(suite), "--db", str(tmp_path / "ray.db"), "--executor", "ray", "--address", ray_cluster

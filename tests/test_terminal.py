@@ -7,6 +7,7 @@ and that path once crashed most trials. These tests drive the real CLI under a p
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 
@@ -71,8 +72,8 @@ def test_a_plain_run_in_a_terminal_ends_every_trial_ok(tmp_path):
     assert "on 2 workers" in result.text
     assert f"results: {(tmp_path / 't.db').resolve()}" in result.text
     assert f"next: nnbench report --db {(tmp_path / 't.db').resolve()} -o report.html" in result.text
-    # Never more trial processes than workers, and none left behind.
-    assert 1 <= result.max_workers_seen <= 2
+    # Never more trial processes than workers (nor warm workers), and none left behind.
+    assert 1 <= result.max_trials_seen <= 2 and result.max_workers_seen <= 2
     assert _no_worker_left(result.marker)
 
 
@@ -85,7 +86,7 @@ def test_a_tuned_run_in_a_terminal_ends_every_trial_ok(tmp_path):
     stages = sorted(stage for _, _, stage in statuses)
     assert stages == ["final", "final", "tune", "tune"], statuses
     assert all(status == "ok" for status, _, _ in statuses), statuses
-    assert 1 <= result.max_workers_seen <= 2
+    assert 1 <= result.max_trials_seen <= 2 and result.max_workers_seen <= 2
     assert _no_worker_left(result.marker)
 
 
@@ -124,6 +125,14 @@ def test_a_display_that_raises_never_changes_a_trial(write_suite):
     assert [record["status"] for _, record, _ in results] == ["ok"]
 
 
+def _gone(pid: int, seconds: float = 5.0) -> bool:
+    """Whether process ``pid`` has ended and been reaped (no /proc entry, not even a zombie's)."""
+    deadline = time.monotonic() + seconds
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not os.path.exists(f"/proc/{pid}")
+
+
 @pytest.mark.slow
 def test_a_driver_side_failure_kills_and_reaps_the_trial_process(write_suite, monkeypatch):
     import subprocess
@@ -144,11 +153,44 @@ def test_a_driver_side_failure_kills_and_reaps_the_trial_process(write_suite, mo
 
     monkeypatch.setattr(subprocess_trial.subprocess, "Popen", recording_popen)
     monkeypatch.setattr(subprocess_trial, "relay_progress", failing_relay)
-    executor = executors.ProcessExecutor(workers=1, timeout_s=60)
+    executor = executors.ProcessExecutor(workers=1, timeout_s=60, warm=False)
     results = list(executor.run([_one_job(write_suite, steps=100_000)], lambda *a: None))
     record = results[0][1]
     assert record["status"] == "crashed" and "the driver failed" in record["error"]
     assert len(started) == 1 and started[0].returncode is not None  # killed and reaped
+
+
+@pytest.mark.slow
+def test_a_driver_side_failure_ends_the_warm_worker_and_its_trial_process(write_suite, monkeypatch):
+    import subprocess
+
+    from nnbench import executors, warm_worker
+    from nnbench.worker import CONTROL_PREFIX
+
+    started, trial_pids = [], []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        started.append(proc)
+        return proc
+
+    def failing_follow(stdout, trial_id, on_progress, worker):
+        for line in stdout:
+            if line.startswith(f"{CONTROL_PREFIX}started "):
+                trial_pids.append(int(line.split()[-1]))
+                break
+        stdout.readline()  # the trial is running
+        raise RuntimeError("the driver failed while the trial ran")
+
+    monkeypatch.setattr(warm_worker.subprocess, "Popen", recording_popen)
+    monkeypatch.setattr(warm_worker, "follow_worker", failing_follow)
+    executor = executors.ProcessExecutor(workers=1, timeout_s=60, warm=True)
+    results = list(executor.run([_one_job(write_suite, steps=100_000)], lambda *a: None))
+    record = results[0][1]
+    assert record["status"] == "crashed" and "the driver failed" in record["error"]
+    assert len(started) == 1 and started[0].returncode is not None  # the worker: ended and reaped
+    assert len(trial_pids) == 1 and _gone(trial_pids[0])  # its trial process too
 
 
 @pytest.mark.slow

@@ -23,7 +23,16 @@ from nnbench.testing import (
 from .conftest import TEST_PLUGINS, run_cli, run_module
 
 DIRECT_CHECKS = {"build", "output-shape", "finite-outputs", "trains", "same-seed-same-result"}
-GENERATIVE_CHECKS = {"build", "sample-shape", "finite-outputs", "trains", "same-seed-same-result"}
+GENERATIVE_CHECKS = {
+    "build",
+    "sample-shape",
+    "finite-outputs",
+    "trains",
+    "same-seed-same-result",
+    "training-contract",
+}
+# the built-ins with training of their own (a step or the train() escape hatch): checked through trials
+OWN_TRAINING = {"gan", "diffusion", "gbdt"}
 
 
 def failed(results: list[CheckResult]) -> dict[tuple[str, str], str]:
@@ -70,6 +79,7 @@ def test_every_builtin_architecture_conforms(name):
     for task, checks in by_task.items():
         if task != ARCHITECTURE_WIDE:
             expected = GENERATIVE_CHECKS if generative else DIRECT_CHECKS
+            expected = expected | ({"training-contract"} if name in OWN_TRAINING else set())
             assert checks == expected | ({"causal"} if task in CAUSAL_TASKS else set()), (task, checks)
     assert {r.architecture for r in results} == {name}
     assert "listops" not in by_task  # long tasks only when named
@@ -276,9 +286,45 @@ class GenNoDefaults(WrongSamples):
         lr: float  # no default: the short trial cannot even be planned
 
 
+class GoodSampler(BadSampler):
+    def sample(self, n):
+        return self.mean + torch.randn(n, self.mean.shape[0])
+
+
+class SkipsAutocast(WrongSamples):
+    """A train() escape hatch that drives ctx.loop but never enters its autocast."""
+
+    name = "skips-autocast"
+
+    def build(self, task, config):
+        return GoodSampler(task.output_shape[0])
+
+
+class HandMadeOptimizer(WrongSamples):
+    """Its own step with an optimizer made by hand: the suite's optimizer and lr never reach it."""
+
+    name = "hand-made-optimizer"
+
+    def build(self, task, config):
+        return GoodSampler(task.output_shape[0])
+
+    train = nnbench.Architecture.train
+
+    def optimizers(self, model, config, make):
+        return [torch.optim.SGD(model.parameters(), lr=0.1)]
+
+    def step(self, model, batch, optimizers):
+        x, _ = batch
+        loss = (x - model.mean).pow(2).mean()
+        optimizers[0].zero_grad()
+        loss.backward()
+        optimizers[0].step()
+        return loss
+
+
 @hookimpl
 def register_architectures(register):
-    for cls in (RaisingIncompatibility, GenNoDefaults, Flat, WrongShape, NonFinite, LaxConfig, NoDefaults, CannotLearn, Unseeded, WrongSamples, Diverges):
+    for cls in (RaisingIncompatibility, GenNoDefaults, Flat, WrongShape, NonFinite, LaxConfig, NoDefaults, CannotLearn, Unseeded, WrongSamples, Diverges, HandMadeOptimizer, SkipsAutocast):
         register(cls())
 '''
 
@@ -307,6 +353,8 @@ def test_the_correct_planted_architecture_passes(broken):
         ("diverges", "toy2d", "trains", "the trial ended diverged"),
         ("raising-incompatibility", "digits", "incompatibility", "raised KeyError: 'digits'"),
         ("gen-no-defaults", "toy2d", "build", "cannot plan a trial"),
+        ("hand-made-optimizer", "toy2d", "training-contract", "returned a SGD not made with make()"),
+        ("skips-autocast", "toy2d", "training-contract", "never entered ctx.loop.autocast()"),
     ],
 )
 def test_a_planted_fault_fails_its_check(broken, name, task, check, words):
@@ -526,20 +574,21 @@ class PrefixMean(LooksAhead):
 
 
 class LooksAheadOwnLoop(LooksAhead):
-    """The same model trained by its own loop: the kit checks it through short trials."""
+    """The same model trained by a step of its own: the kit checks it through short trials."""
 
     name = "looks-ahead-own-loop"
 
-    def train(self, model, task, config, ctx):
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-        for _ in ctx.loop.steps(model, optimizer):
-            x, y = ctx.loop.batch()
-            loss = task.loss(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            ctx.loop.record_loss(loss)
-        return ctx.loop.result()
+    def optimizers(self, model, config, make):
+        return [make(model.parameters(), lr_scale=10.0)]
+
+    def step(self, model, batch, optimizers):
+        x, y = batch
+        (optimizer,) = optimizers
+        loss = torch.nn.functional.cross_entropy(model(x).flatten(0, -2), y.flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
 
 
 @hookimpl

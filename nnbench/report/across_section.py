@@ -21,7 +21,7 @@ from nnbench import across_tasks, stats
 from nnbench.report import figures
 from nnbench.report import fmt as f
 from nnbench.report.sections import Column, Table
-from nnbench.report.verdicts import TaskResult, across
+from nnbench.report.verdicts import TaskResult, across, best_first
 
 BLANK = f.BLANK
 MAX_IMPROVEMENT_ENTRIES = 8  # the P(X > Y) matrix shows at most this many entries (the best by IQM)
@@ -51,7 +51,8 @@ def build(tasks: list[dict], trials: pd.DataFrame, colors: dict[str, str]) -> tu
     if not tasks:
         return section, plots
     result = across(
-        [(TaskResult(t["name"], t["metric"], t["verdict"], t["anchors"]), t["samples"]) for t in tasks]
+        [(TaskResult(t["name"], t["metric"], t["verdict"], t["anchors"]), t["samples"]) for t in tasks],
+        improvement_entries=MAX_IMPROVEMENT_ENTRIES,
     )
     section["anchored"] = result.anchored
     labels = sorted({str(label) for label in trials["arch_label"]})
@@ -72,7 +73,8 @@ def build(tasks: list[dict], trials: pd.DataFrame, colors: dict[str, str]) -> tu
                 "_iqm": iqm.value if iqm is not None and math.isfinite(iqm.value) else -math.inf,
             }
         )
-    rows.sort(key=lambda r: (-r["_iqm"], -r["_first"], r["label"]))
+    order = {label: i for i, label in enumerate(best_first(result, [r["label"] for r in rows]))}
+    rows.sort(key=lambda r: order[r["label"]])
     section["table"] = Table(
         "across",
         [

@@ -35,7 +35,7 @@ def build(view: TaskView) -> tuple[dict | None, dict[str, Any]]:
     metric, higher_is_better = view.metric, view.higher_is_better
     target = f.number(first_value(task_trials["target"]))
     task_verdict = stats.verdict_of_task(task_trials, higher_is_better, looks=view.looks)
-    board = stats.leaderboard(task_trials, higher_is_better, looks=view.looks)
+    board = stats.leaderboard(task_trials, higher_is_better, looks=view.looks, task_verdict=task_verdict)
     records = board.to_dict("records")
     attempted = task_trials[task_trials["status"] != "skipped"]
     capped = stats.ran_to_time_cap(

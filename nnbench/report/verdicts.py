@@ -91,16 +91,31 @@ def store_verdicts(
     return across(tasks, alpha=alpha, looks=fixed)
 
 
+def best_first(result: StoreVerdicts, labels: list[str] | None = None) -> list[str]:
+    """``labels`` (default: every entry with scores across tasks), best IQM first, then most first
+    places, then by name: the order of the report's across-tasks table and of its P(X > Y) matrix."""
+
+    def key(label: str):
+        iqm = result.aggregates.get(label, {}).get("iqm")
+        value = iqm.value if iqm is not None and math.isfinite(iqm.value) else -math.inf
+        return (-value, -result.places.get(label, across_tasks.Places()).first, label)
+
+    return sorted(result.aggregates if labels is None else labels, key=key)
+
+
 def across(
     tasks: list[tuple[TaskResult, dict[str, dict]]],
     *,
     alpha: float = verdict.ALPHA,
     looks: verdict.Looks | None = None,
+    improvement_entries: int | None = None,
 ) -> StoreVerdicts:
     """Scores across tasks from each task's verdict and its ``{label: {seed: score}}`` samples: first
     places, IQM and mean of the anchor-normalised scores with their intervals, and P(X > Y) for every
-    pair of entries (each over the anchored tasks both competed on). ``looks``: as in
-    :class:`StoreVerdicts` (None: each task's own)."""
+    pair of entries (each over the anchored tasks both competed on), or with ``improvement_entries``
+    for every pair among that many best entries (:func:`best_first`): a page shows no more, and the
+    pairs grow as the square of the entries. ``looks``: as in :class:`StoreVerdicts` (None: each
+    task's own)."""
     out = StoreVerdicts([task for task, _ in tasks], alpha, looks)
     runs: dict[str, dict[str, list[float]]] = {}  # label -> task -> normalised scores
     for task, samples in tasks:
@@ -115,6 +130,8 @@ def across(
     out.aggregates = {label: across_tasks.aggregates(by_task) for label, by_task in sorted(runs.items())}
     out.runs = runs
     labels = sorted(runs)
+    if improvement_entries is not None:
+        labels = sorted(best_first(out, labels)[:improvement_entries])
     for i, x in enumerate(labels):
         for y in labels[i + 1 :]:
             estimate = across_tasks.probability_of_improvement(runs[x], runs[y])

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 class ClassificationTask(Task):
     """A task scored on class logits ``(B, C)`` (or per position, ``(B, T, C)``) against class indices.
 
-    Gives the generic trainer's loss and the usual evaluation; a task that scores more (per-query
+    Gives the generic supervised step's loss and the usual evaluation; a task that scores more (per-query
     accuracy, a longer test split) overrides :meth:`evaluate` and keeps the loss.
     """
 

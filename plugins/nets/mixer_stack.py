@@ -136,12 +136,3 @@ class MixerStack(nn.Module):
                 h_t, states[i] = block.step(h_t, states[i])
             hidden.append(self.norm(h_t))
         return self.readout(torch.stack(hidden, dim=1))  # (B, T, D) -> outputs
-
-
-def sequence_incompatibility(name: str, task: Any) -> str | None:
-    """The shapes the stack cannot map: a per-position head needs one output per input position."""
-    if len(task.input_shape) not in (1, 2):
-        return f"{name} reads token sequences (T,) or feature sequences (T, F), got {task.input_shape}"
-    if len(task.output_shape) == 2 and task.output_shape[0] != task.input_shape[0]:
-        return f"{name}'s per-position head needs one output per input position, got {task.input_shape} -> {task.output_shape}"
-    return None
