@@ -25,9 +25,19 @@ Effects are in units of the noise's standard deviation; the equivalence margin i
 - **power**: how often the truly worse entry is decided ``worse`` at effects 0.5, 1 and 2 (and, beside
   it, how often the truly better one was, a wrong direction: at most alpha / 2);
 - **false equivalence**: how often entries 1.0 apart (twice the margin) are called ``equivalent``;
-- **adaptive seeds** (VERDICTS.md: 2 seeds, then one more seed while undecided, up to 10, alpha split
-  over the 9 looks): the same rates at the final look, the mean number of seeds used, and the false
-  separation of the same rule without the looks correction (it does not hold alpha).
+- **adaptive seeds** (VERDICTS.md: 2 seeds, then one more seed for the leader and the undecided one
+  while undecided, up to 10; alpha spent over the 9 looks by nnbench's group-sequential boundary,
+  :func:`nnbench.verdict.sequential_levels`): the same rates at the final look and the mean number of
+  seeds used; beside it the same rule with alpha split evenly over the looks (Bonferroni, the rule
+  it replaced: it holds alpha but decides less), and the false separation of the rule without any
+  looks correction (it does not hold alpha);
+- **adaptive leaderboards** of k equal entries (A/A, the scheduler's whole rule: every undecided
+  entry and the leader get seeds, a new leader catches up, decided entries stop): the share of
+  leaderboards with any entry decided worse, and the mean seeds per entry;
+- the same for **3..6**, the quick suite's ``seeds: {min: 3, max: 6}``.
+
+Every adaptive cell runs the rule the scheduler runs: :func:`nnbench.verdict.seeds_wanted` after
+each :func:`nnbench.verdict.task_verdict`.
 """
 
 from __future__ import annotations
@@ -49,6 +59,9 @@ SEEDS = tuple(range(2, 11))
 EFFECTS = (0.5, 1.0, 2.0)  # 1.0 is twice the margin: where false equivalence is counted
 CELLS = (0.0, *EFFECTS)
 MIN_SEEDS, MAX_SEEDS = 2, 10
+LOOKS = verdict.Looks(MIN_SEEDS, MAX_SEEDS)  # what a suite's seeds: {min: 2, max: 10} plans
+BONFERRONI_LOOKS = verdict.Looks(MIN_SEEDS, MAX_SEEDS, spending=verdict.BONFERRONI)
+QUICK_LOOKS = verdict.Looks(3, 6)  # suites/quick.yaml's seeds: {min: 3, max: 6}
 
 
 def noise(kind: str, side: int, size, rng: np.random.Generator) -> np.ndarray:
@@ -114,22 +127,37 @@ def fixed(kind: str, effect: float, n: int, reps: int, rng: np.random.Generator)
     return tally
 
 
+def adaptive_verdict(
+    samples: dict[str, np.ndarray],
+    looks: verdict.Looks | int,
+    seeds: tuple[int, int] = (MIN_SEEDS, MAX_SEEDS),
+) -> verdict.TaskVerdict:
+    """The scheduler's rule on seeds drawn up front and revealed look by look: ``min`` seeds each
+    (``seeds``: ``(min, max)``), then :func:`nnbench.verdict.seeds_wanted` after every look, up to
+    ``max``; the verdict of the last look. ``looks=1`` is the same rule without any looks correction."""
+    low, high = seeds
+    counts = dict.fromkeys(samples, low)
+    while True:
+        shown = {label: dict(enumerate(values[: counts[label]])) for label, values in samples.items()}
+        task = verdict.task_verdict(shown, margin=MARGIN, looks=looks)
+        wanted = verdict.seeds_wanted(task, max_seeds=high)
+        if not wanted:
+            return task
+        counts.update(wanted)
+
+
 def adaptive(
-    kind: str, effect: float, reps: int, rng: np.random.Generator, *, corrected: bool = True
+    kind: str, effect: float, reps: int, rng: np.random.Generator, *, looks: verdict.Looks | int = LOOKS
 ) -> Tally:
-    """VERDICTS.md's adaptive seeds for two entries: ``MIN_SEEDS`` seeds, then one more seed of the
-    leader and the undecided entry after each undecided look, up to ``MAX_SEEDS``."""
-    looks = verdict.looks_of(MIN_SEEDS, MAX_SEEDS) if corrected else 1
+    """VERDICTS.md's adaptive seeds for two entries (:func:`adaptive_verdict`) under ``looks`` (a
+    :class:`~nnbench.verdict.Looks` gives its own min and max; 1 is 2..10 without a correction)."""
     tally = Tally()
+    design = (
+        (looks.min_seeds, looks.max_seeds) if isinstance(looks, verdict.Looks) else (MIN_SEEDS, MAX_SEEDS)
+    )
     for _ in range(reps):
-        a, b = draw(kind, effect, MAX_SEEDS, rng)  # every seed drawn up front; revealed one look at a time
-        n = MIN_SEEDS
-        while True:
-            task = verdict.task_verdict({"a": a[:n], "b": b[:n]}, margin=MARGIN, looks=looks)
-            if not task.contenders or n == MAX_SEEDS:
-                break
-            n += 1
-        tally.add(task, effect)
+        a, b = draw(kind, effect, design[1], rng)  # every seed drawn up front; revealed one look at a time
+        tally.add(adaptive_verdict({"a": a, "b": b}, looks, design), effect)
     return tally
 
 
@@ -150,6 +178,21 @@ def leaderboard_null(k: int, n: int, reps: int, rng: np.random.Generator) -> tup
     return any_pairs / reps, any_leader / reps
 
 
+def adaptive_leaderboard_null(
+    k: int, kind: str, reps: int, rng: np.random.Generator, looks: verdict.Looks = LOOKS
+) -> tuple[float, float]:
+    """A/A for ``k`` equal entries under adaptive seeds ``looks``: the share of leaderboards with any
+    entry decided worse at the last look, and the mean seeds per entry."""
+    separated = seeds = 0
+    for _ in range(reps):
+        seed_effect = rng.normal(size=looks.max_seeds)
+        samples = {f"e{i}": seed_effect + noise(kind, 1, looks.max_seeds, rng) for i in range(k)}
+        task = adaptive_verdict(samples, looks, (looks.min_seeds, looks.max_seeds))
+        separated += any(c.outcome == verdict.WORSE for c in task.comparisons)
+        seeds += sum(task.seeds.values()) / k
+    return separated / reps, seeds / reps
+
+
 def run(reps: int = 2000, *, seeds=SEEDS, noises=NOISES, seed: int = 0) -> dict:
     """Every cell of the simulation; returns ``{(section, noise, n or "adaptive", effect): Tally}``."""
     rng = np.random.default_rng(seed)
@@ -160,7 +203,13 @@ def run(reps: int = 2000, *, seeds=SEEDS, noises=NOISES, seed: int = 0) -> dict:
                 results["fixed", kind, n, effect] = fixed(kind, effect, n, reps, rng)
         for effect in CELLS:
             results["adaptive", kind, "adaptive", effect] = adaptive(kind, effect, reps, rng)
-        results["uncorrected", kind, "adaptive", 0.0] = adaptive(kind, 0.0, reps, rng, corrected=False)
+        for effect in CELLS:
+            results["bonferroni", kind, "adaptive", effect] = adaptive(
+                kind, effect, reps, rng, looks=BONFERRONI_LOOKS
+            )
+        for effect in CELLS:
+            results["quick", kind, "adaptive", effect] = adaptive(kind, effect, reps, rng, looks=QUICK_LOOKS)
+        results["uncorrected", kind, "adaptive", 0.0] = adaptive(kind, 0.0, reps, rng, looks=1)
     return results
 
 
@@ -180,12 +229,16 @@ def report(results: dict, reps: int, leaderboards: dict) -> str:
             + f"  {'wrong dir':>9}  {'false equiv':>11}  {'A/A equiv':>9}  {'seeds A/A':>9}  {'seeds at 2':>10}"
         )
         lines.append(header)
-        rows = [("fixed", n) for n in seeds] + [("adaptive", "adaptive")]
+        rows = [("fixed", n) for n in seeds] + [
+            ("adaptive", "adaptive"), ("bonferroni", "adaptive"), ("quick", "adaptive")
+        ]  # fmt: skip
         for section, n in rows:
+            if (section, kind, n, 0.0) not in results:
+                continue
             cells = {e: results[section, kind, n, e] for e in CELLS}
             coverage = min(cells[e].rate("covered") for e in CELLS)
             wrong = max(cells[e].rate("wrong") for e in EFFECTS)
-            label = f"{n}" if section == "fixed" else "2..10"
+            label = {"fixed": f"{n}", "adaptive": "2..10", "bonferroni": "2..10 B", "quick": "3..6"}[section]
             lines.append(
                 f"{label:>8}  {cells[0.0].rate('worse'):>9.3f}  {coverage:>8.3f}  "
                 + "  ".join(f"{cells[e].rate('worse'):>9.3f}" for e in EFFECTS)
@@ -199,6 +252,9 @@ def report(results: dict, reps: int, leaderboards: dict) -> str:
         )
     lines += [
         "",
+        "2..10: adaptive seeds {min: 2, max: 10} with nnbench's boundary (O'Brien-Fleming-type spending, "
+        "calibrated); 2..10 B: the same with alpha split evenly over the 9 looks (Bonferroni); "
+        "3..6: {min: 3, max: 6}, the quick suite's, with nnbench's boundary.",
         "coverage: the lowest over the effects 0, 0.5, 1, 2; wrong dir: the truly better entry decided worse "
         "(highest over the effects); false equiv: entries 1.0 apart (twice the margin) called equivalent;",
         "A/A equiv: two copies called equivalent; seeds A/A, seeds at 2: mean seeds per entry at effects 0 and 2.",
@@ -209,8 +265,22 @@ def report(results: dict, reps: int, leaderboards: dict) -> str:
         "A/A leaderboards of k equal entries (normal noise): share with any entry decided worse",
         f"{'k':>3}  {'seeds':>5}  {'every pair (nnbench)':>20}  {'k-1 vs the leader':>17}",
     ]
-    for (k, n), (pairs, leader) in sorted(leaderboards.items()):
+    for (k, n), (pairs, leader) in sorted(
+        (key, v) for key, v in leaderboards.items() if key[0] != "adaptive"
+    ):
         lines.append(f"{k:>3}  {n:>5}  {pairs:>20.3f}  {leader:>17.3f}")
+    adaptive_boards = sorted(key for key in leaderboards if key[0] == "adaptive")
+    if adaptive_boards:
+        lines += [
+            "",
+            "A/A leaderboards of k equal entries, adaptive seeds (the scheduler's rule): "
+            "share with any entry decided worse",
+            f"{'k':>3}  {'seeds':>5}  {'noise':>8}  {'any worse':>9}  {'seeds per entry':>15}",
+        ]
+        for key in adaptive_boards:
+            _, k, kind, design = key
+            share, seeds_used = leaderboards[key]
+            lines.append(f"{k:>3}  {design:>5}  {kind:>8}  {share:>9.3f}  {seeds_used:>15.2f}")
     return "\n".join(lines)
 
 
@@ -222,6 +292,8 @@ def check(results: dict, reps: int, leaderboards: dict) -> list[str]:
         section, kind, n, effect = key
         if section == "uncorrected":
             continue
+        if section == "bonferroni" and effect > 0:
+            continue  # shown for its power; its error rates are those of a union bound
         if effect == 0.0 and tally.rate("worse") > ALPHA + slack:
             failures.append(f"{key}: false separation {tally.rate('worse'):.3f} > {ALPHA} + {slack:.3f}")
         if effect > 0 and tally.rate("wrong") > ALPHA / 2 + slack:
@@ -231,17 +303,28 @@ def check(results: dict, reps: int, leaderboards: dict) -> list[str]:
         coverage_slack = math.sqrt(0.95 * 0.05 / max(1, tally.intervals)) * 3
         if (n == "adaptive" or n >= 3) and tally.rate("covered") < 0.95 - 0.02 - coverage_slack:
             failures.append(f"{key}: coverage {tally.rate('covered'):.3f} < 0.93")
-    for (k, n), (pairs, _) in leaderboards.items():
+    for key, (pairs, _) in leaderboards.items():
         if pairs > ALPHA + slack:
-            failures.append(f"leaderboard of {k} equal entries, {n} seeds: {pairs:.3f}")
+            failures.append(f"leaderboard of equal entries {key}: {pairs:.3f} separated")
     return failures
 
 
-def simulate(reps: int, *, seeds=SEEDS, noises=NOISES, boards=((4, 3), (4, 5), (6, 5)), seed: int = 0):
+def simulate(
+    reps: int,
+    *,
+    seeds=SEEDS,
+    noises=NOISES,
+    boards=((4, 3), (4, 5), (6, 5)),
+    adaptive_boards=((4, "normal", LOOKS), (4, "skewed", LOOKS), (4, "normal", QUICK_LOOKS)),
+    seed: int = 0,
+):
     """Run the simulation and the leaderboard A/A; returns ``(results, leaderboards)``."""
     results = run(reps, seeds=seeds, noises=noises, seed=seed)
     rng = np.random.default_rng(seed + 1)
-    leaderboards = {(k, n): leaderboard_null(k, n, reps, rng) for k, n in boards}
+    leaderboards: dict = {(k, n): leaderboard_null(k, n, reps, rng) for k, n in boards}
+    for k, kind, looks in adaptive_boards:
+        design = f"{looks.min_seeds}..{looks.max_seeds}"
+        leaderboards["adaptive", k, kind, design] = adaptive_leaderboard_null(k, kind, reps, rng, looks)
     return results, leaderboards
 
 
@@ -263,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             f"skewed one side, {n} seeds, {precise_reps} A/A comparisons: worse {tally.rate('worse'):.4f} "
             f"(standard error {error:.4f})"
         )
-    count = (len(results) + 3 * 10) * args.reps
+    count = (len(results) + len(leaderboards) + 3 * 10) * args.reps
     print(f"\n{count} simulated comparisons in {time.perf_counter() - started:.0f} s")
     print("bounds hold" if not failures else "BOUNDS FAILED:\n" + "\n".join(failures))
     return 1 if failures else 0

@@ -143,11 +143,16 @@ def _print_plan(summary) -> None:
     from nnbench.tables import print_table
 
     to_run = {p.spec.trial_id for p in summary.to_run}
+    extra = {p.spec.trial_id for p in summary.extra}
     rows = []
     for planned in summary.planned:
         spec = planned.spec
         if planned.not_applicable:
+            if planned.extra:
+                continue  # n/a on every seed: its first seeds say so
             state = f"n/a: {planned.not_applicable}"
+        elif spec.trial_id in extra:
+            state = "if undecided"  # adaptive seeds: runs only while its task's verdict asks for it
         else:
             state = "to run" if spec.trial_id in to_run else "in store"
         rows.append((planned.arch_label, spec.task, spec.seed, spec.trial_id, state))
@@ -167,6 +172,14 @@ def _print_plan(summary) -> None:
         if summary.studies
         else ""
     )
+    if summary.looks is not None:
+        looks = summary.looks
+        click.echo(
+            f"adaptive seeds {looks.min_seeds} to {looks.max_seeds}: {summary.jobs} to run at least, "
+            f"{summary.jobs_max} at most (every task undecided to {looks.max_seeds} seeds), "
+            f"{summary.already_done} already in the store, {summary.not_applicable} n/a{studies}"
+        )
+        return
     click.echo(
         f"{len(summary.to_run)} to run, {summary.already_done} already in the store, {summary.not_applicable} n/a{studies}"
     )

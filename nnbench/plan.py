@@ -28,8 +28,15 @@ import pydantic
 from nnbench import measure, plugins, registry, space
 from nnbench.errors import ConfigError, NnbenchError
 from nnbench.names import did_you_mean
-from nnbench.suite import ARCHITECTURE_ENTRY_KEYS, TASK_ENTRY_KEYS, Suite, TrainingModel, TuneModel
-from nnbench.types import Budget, Config, TaskSpec, TrainingSettings, TrialSpec
+from nnbench.suite import (
+    ARCHITECTURE_ENTRY_KEYS,
+    TASK_ENTRY_KEYS,
+    MarginModel,
+    Suite,
+    TrainingModel,
+    TuneModel,
+)
+from nnbench.types import Budget, Config, Margin, TaskSpec, TrainingSettings, TrialSpec
 
 
 # -- identity -----------------------------------------------------------------------------------
@@ -218,20 +225,50 @@ def study_trial_identity(
 # -- expansion ----------------------------------------------------------------------------------
 @dataclass
 class PlannedTrial:
-    """A trial of the expanded matrix: runnable, or not applicable (with the reason)."""
+    """A trial of the expanded matrix: runnable, or not applicable (with the reason).
+
+    ``extra`` marks, under adaptive seeds, a seed beyond ``min``: it runs only when its task's verdict
+    asks for it (:mod:`nnbench.adaptive`).
+    """
 
     spec: TrialSpec
     arch_label: str
     not_applicable: str | None = None
+    extra: bool = False
+
+
+def task_key(task: str, task_config: dict[str, Any]) -> str:
+    """One leaderboard's key: the task's name and its resolved config (two configurations of one task
+    are two leaderboards, as :func:`nnbench.stats.task_labels` shows them)."""
+    return f"{task} {json.dumps(task_config, sort_keys=True, default=str)}"
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    """One task configuration of a suite as its verdict reads it: its metric's direction and the
+    equivalence margin (the suite's ``margin:`` when the entry sets one, else the metric's)."""
+
+    name: str
+    config: dict[str, Any]
+    higher_is_better: bool
+    margin: Margin | None
+    margin_from_suite: bool = False
+
+    @property
+    def key(self) -> str:
+        """:func:`task_key` of this task."""
+        return task_key(self.name, self.config)
 
 
 @dataclass
 class Matrix:
-    """The expanded suite: trials to run or mark n/a, pairs to tune, and entries that cannot be planned."""
+    """The expanded suite: trials to run or mark n/a, pairs to tune, the tasks' verdict settings, and
+    entries that cannot be planned."""
 
     trials: list[PlannedTrial]
     unavailable: list[str]  # entries whose plugin failed to load, with the reason
     tuned: list[TunedPair] = field(default_factory=list)
+    tasks: dict[str, PlannedTask] = field(default_factory=dict)  # by task_key
 
 
 @dataclass
@@ -242,6 +279,8 @@ class _TaskEntry:
     spec: TaskSpec
     higher_is_better: bool
     tune: TuneModel | None
+    margin: Margin | None = None  # the suite's margin, else the metric's
+    margin_from_suite: bool = False
 
 
 def _grid(options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -340,6 +379,13 @@ class _Planner:
                 except pydantic.ValidationError as exc:
                     self.fail(*self.suite.errors_of(exc, "tasks", index, "tune", schema=TuneModel))
                     tune_ok = False  # the entry's other errors are still worth reporting
+            margin: Margin | None = None
+            if "margin" in options:
+                try:
+                    margin = MarginModel.model_validate(options.pop("margin")).margin()
+                except pydantic.ValidationError as exc:
+                    self.fail(*self.suite.errors_of(exc, "tasks", index, "margin", schema=MarginModel))
+                    tune_ok = False
             task_cls = self.lookup("tasks", index, name, registry.get_task)
             if task_cls is None:
                 continue
@@ -376,6 +422,8 @@ class _Planner:
                         spec=spec,
                         higher_is_better=metric.higher_is_better,
                         tune=tune,
+                        margin=margin if margin is not None else metric.margin,
+                        margin_from_suite=margin is not None,
                     )
                 )
         return entries
@@ -500,9 +548,9 @@ class _Planner:
             space=sampled,
             tune=tune,
             tune_budget=Budget(steps=tune_budget.steps, seconds=tune_budget.time),
-            tune_seed=tune.seed if tune.seed is not None else model.seeds[0],
+            tune_seed=tune.seed if tune.seed is not None else model.seed_list()[0],
             final_budget=Budget(steps=model.budget.steps, seconds=model.budget.time),
-            seeds=tuple(model.seeds),
+            seeds=tuple(model.seed_list()),
             higher_is_better=task.higher_is_better,
         )
 
@@ -524,6 +572,13 @@ class _Planner:
         budget = Budget(steps=model.budget.steps, seconds=model.budget.time)
         tasks = self.tasks()
         matrix = Matrix([], self.unavailable)
+        for task in tasks:
+            planned = PlannedTask(
+                task.name, task.config, task.higher_is_better, task.margin, task.margin_from_suite
+            )
+            matrix.tasks[planned.key] = planned
+        adaptive = model.adaptive_seeds()
+        always = adaptive.min if adaptive is not None else None  # seeds every entry runs
         shown = distinguishing_options(self.configurations())
         for index, entry in enumerate(model.architectures):
             try:
@@ -567,8 +622,11 @@ class _Planner:
                         placement=self.placement,
                         size=size,
                     )
-                    for seed in model.seeds:
-                        matrix.trials.append(PlannedTrial(plain_trial(pair, seed, budget), label, reason))
+                    for position, seed in enumerate(model.seed_list()):
+                        extra = always is not None and position >= always
+                        matrix.trials.append(
+                            PlannedTrial(plain_trial(pair, seed, budget), label, reason, extra=extra)
+                        )
         if self.errors:
             raise ConfigError(*self.errors)
         return matrix

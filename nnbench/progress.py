@@ -81,6 +81,14 @@ class RunDisplay:
             self._inner[trial_id] = (task_id, steps, seconds, total)
 
     @_observer
+    def set_total(self, total: int) -> None:
+        """The run's trial count changed (adaptive seeds asked for more): move the outer bar's end."""
+        with self._lock:
+            self.total = total
+            if self.live and self._outer is not None:
+                self.progress.update(self._outer, total=total)
+
+    @_observer
     def advance(self, trial_id: str, step: int, train_s: float) -> None:
         """Progress inside a trial (called every few dozen steps, never every step)."""
         if not self.live:

@@ -53,27 +53,71 @@ def duration(seconds: float) -> str:
 
 
 def start_line(summary: RunSummary) -> str:
-    """The line printed before the first trial: what will run, what is skipped, and how long it should take."""
+    """The line printed before the first trial: what will run, what is skipped, and how long it should take.
+
+    With adaptive seeds the run's size depends on its verdicts: the line gives the trials and the time
+    for the seeds asked for now (``min`` everywhere, on a fresh store) and at most (every task
+    undecided to ``max``): ``54 to 270 trials to run ... about 8 to 40 min``.
+    """
     from nnbench.runner import TRIAL_OVERHEAD_S
 
+    most = summary.jobs_max if summary.jobs_max is not None else summary.jobs
+    count = f"{summary.jobs} to {most} trials" if most != summary.jobs else _plural(summary.jobs, "trial")
+    looks = summary.looks
+    adaptive = (
+        f" (adaptive seeds {looks.min_seeds} to {looks.max_seeds}: more only where a task is undecided)"
+        if looks is not None and most != summary.jobs
+        else ""
+    )
     head = (
-        f"{_plural(summary.jobs, 'trial')} to run, {summary.already_done} already in the store, "
+        f"{count} to run{adaptive}, {summary.already_done} already in the store, "
         f"{not_applicable_phrase(summary.not_applicable_reasons)}"
     )
-    if summary.jobs == 0:
+    if most == 0:
         return head + "; nothing to train."
     seconds = summary.estimated_seconds()
-    workers = min(summary.workers, summary.jobs)
+    seconds_max = summary.estimated_seconds(at_most=True)
+    workers = min(summary.workers, most)
     on = f"on {_plural(workers, 'worker')}"
-    if seconds is None:
+    if seconds is None or seconds_max is None:
         return f"{head}; {on}, no time estimate (a budget without a time limit)."
-    budgets = sorted({s for s in summary.budget_seconds if s is not None})
+    budgets = sorted({s for s in [*summary.budget_seconds, *summary.budget_seconds_max] if s is not None})
     shown = " or ".join(f"{b:g} s" for b in budgets[:3])
     overhead = TRIAL_OVERHEAD_S.get(summary.executor, TRIAL_OVERHEAD_S["process"])
+    span = duration(seconds) if most == summary.jobs else _span(seconds, seconds_max)
     return (
-        f"{head}; about {duration(seconds)} {on} "
+        f"{head}; about {span} {on} "
         f"(estimate: {shown} of training a trial plus ~{overhead:g} s of start-up and evaluation)."
     )
+
+
+def _span(low: float, high: float) -> str:
+    """``8 to 40 min``, ``42 s to 3 min``: two durations, the unit said once when they share it."""
+    first, second = duration(low), duration(high)
+    if first.endswith(" min") and second.endswith(" min"):
+        return f"{first.removesuffix(' min')} to {second}"
+    return f"{first} to {second}"
+
+
+def adaptive_line(summary: RunSummary) -> str | None:
+    """With adaptive seeds, how the tasks stand after the run: how many are decided, which are not."""
+    if summary.looks is None or not summary.adaptive_tasks:
+        return None
+    decided = [key for key, last, _, _ in summary.adaptive_tasks if last is not None and last.decided]
+    open_tasks = []
+    for key, last, tried, done in summary.adaptive_tasks:
+        if last is not None and last.decided:
+            continue
+        name = key.split(" ", 1)[0]
+        most = max(tried.values(), default=0)
+        state = f"undecided at {most} seeds (max)" if done else "not finished"
+        open_tasks.append(f"{name} {state}")
+    total = len(summary.adaptive_tasks)
+    line = (
+        f"adaptive seeds: {len(decided)} of {total} task{'s' if total != 1 else ''} decided "
+        "(every entry worse than the leader or equivalent to it)"
+    )
+    return line + (f"; {', '.join(open_tasks)}" if open_tasks else "")
 
 
 def end_lines(summary: RunSummary, db_given: bool = False) -> list[str]:
@@ -104,6 +148,9 @@ def end_lines(summary: RunSummary, db_given: bool = False) -> list[str]:
             f"  {record['status']}: {record.get('arch_label')} · {record['task']} · seed {record['seed']}: "
             f"{first[0] if first else ''}"
         )
+    adaptive = adaptive_line(summary)
+    if adaptive is not None:
+        lines.append(adaptive)
     lines.append(f"results: {store}")
     report = Path("report.html").resolve()
     db_part = f" --db {shlex.quote(str(store))}" if db_given else ""

@@ -1,7 +1,9 @@
 """Runs a suite: plan the trials, skip what the store holds, dispatch the rest, record each result.
 
 A killed run loses at most the trials in flight: each finished trial is one transaction, and the
-next ``nnbench run`` of the same suite skips trials whose status is ok, diverged or skipped.
+next ``nnbench run`` of the same suite skips trials whose status is ok, diverged or skipped. A suite
+with adaptive seeds (``seeds: {min, max}``) is fed by :class:`nnbench.adaptive.AdaptiveScheduler`,
+which replays its looks from the store on a restart.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnbench import measure, plugins, trackers
+from nnbench import measure, plugins, trackers, verdict
+from nnbench.adaptive import AdaptiveScheduler
 from nnbench.executors import Job, drive, make_executor
-from nnbench.plan import PlannedTrial, expand
+from nnbench.plan import PlannedTrial, expand, task_key
 from nnbench.store import Store
 from nnbench.suite import Suite, load_suite
 from nnbench.trial import failure_record
@@ -62,17 +65,28 @@ class RunSummary:
     workers: int = 1
     executor: str = "process"
     budget_seconds: list[float | None] = field(default_factory=list)  # each expected job's time budget
+    # Adaptive seeds: the most trials the run may start (every undecided task to `max` seeds), their
+    # budgets, the planned looks, and each task's state when the run ended (see nnbench.adaptive).
+    jobs_max: int | None = None
+    budget_seconds_max: list[float | None] = field(default_factory=list)
+    looks: verdict.Looks | None = None
+    extra: list[PlannedTrial] = field(default_factory=list)  # seeds beyond min that may run
+    adaptive_tasks: list[tuple[str, verdict.TaskVerdict | None, dict[str, int], bool]] = field(
+        default_factory=list
+    )
 
-    def estimated_seconds(self) -> float | None:
+    def estimated_seconds(self, *, at_most: bool = False) -> float | None:
         """Wall time the run should take: each job's time budget plus a measured per-trial overhead,
-        spread over the workers; None when a trial has no time budget (steps alone say nothing of time)."""
-        if not self.budget_seconds:
+        spread over the workers; None when a trial has no time budget (steps alone say nothing of time).
+        ``at_most``: with adaptive seeds, if every task stays undecided to ``max``."""
+        budgets = self.budget_seconds_max if at_most and self.jobs_max is not None else self.budget_seconds
+        if not budgets:
             return 0.0
-        if any(seconds is None for seconds in self.budget_seconds):
+        if any(seconds is None for seconds in budgets):
             return None
         overhead = TRIAL_OVERHEAD_S.get(self.executor, TRIAL_OVERHEAD_S["process"])
-        total = sum(seconds + overhead for seconds in self.budget_seconds)  # type: ignore[operator]
-        return total / max(1, min(self.workers, len(self.budget_seconds)))
+        total = sum(seconds + overhead for seconds in budgets)  # type: ignore[operator]
+        return total / max(1, min(self.workers, len(budgets)))
 
     @property
     def counts(self) -> Counter:
@@ -98,6 +112,17 @@ def _environment(device: str) -> dict[str, Any]:
         for key, value in (extra or {}).items():
             env.setdefault(key, value)  # a plugin adds keys; it does not override the core's
     return env
+
+
+def _suite_margin(record: dict[str, Any], tasks: dict) -> None:
+    """Record the suite's ``margin:`` of the trial's task in place of its metric's (``margin_source``
+    says which): every verdict of the store reads the margin from the trials."""
+    planned = tasks.get(task_key(record["task"], record["task_config"]))
+    if planned is None or not planned.margin_from_suite:
+        return
+    record["margin"] = planned.margin.value
+    record["margin_relative"] = planned.margin.relative
+    record["margin_source"] = "suite"
 
 
 def run_suite(
@@ -133,11 +158,20 @@ def run_suite(
     workers = workers or model.executor.workers
     matrix = expand(suite, resolved_device, workers=workers)
     study_plans = [StudyPlan.of(tuned) for tuned in matrix.tuned]
+    adaptive = model.adaptive_seeds()
 
     with Store(db) as store:
         done = store.finished_ids()
-        stored = {row["trial_id"]: row for row in store.trial_rows()} if study_plans else {}
-        scheduler = TuningScheduler([], study_plans, stored)
+        stored = {row["trial_id"]: row for row in store.trial_rows()} if study_plans or adaptive else {}
+        if adaptive is not None:
+            looks = verdict.Looks(adaptive.min, adaptive.max)
+            runnable_all = [p for p in matrix.trials if p.not_applicable is None]
+            scheduler: TuningScheduler | AdaptiveScheduler = AdaptiveScheduler(
+                runnable_all, study_plans, matrix.tasks, looks, stored
+            )
+        else:
+            looks = None
+            scheduler = TuningScheduler([], study_plans, stored)
         summary = RunSummary(
             run_id=None,
             db_path=str(store.path),
@@ -146,25 +180,33 @@ def run_suite(
             plugin_failures=list(plugins.failures),
             dry_run=dry_run,
         )
-        runnable = [p for p in matrix.trials if p.not_applicable is None]
-        not_applicable = [p for p in matrix.trials if p.not_applicable is not None]
-        summary.already_done = sum(p.spec.trial_id in done for p in runnable)
+        runnable = [p for p in matrix.trials if p.not_applicable is None and not p.extra]
+        not_applicable = [p for p in matrix.trials if p.not_applicable is not None and not p.extra]
+        summary.already_done = sum(p.spec.trial_id in done for p in matrix.trials if p.not_applicable is None)
         summary.not_applicable = len(not_applicable)
         summary.to_run = [p for p in runnable if p.spec.trial_id not in done]
-        summary.studies = [
-            StudyState(s.plan, len(s.results), len(s.fresh) + len(s.retry)) for s in scheduler.studies
+        summary.extra = [
+            p for p in matrix.trials if p.extra and p.not_applicable is None and p.spec.trial_id not in done
         ]
-        summary.already_done += sum(s.in_store() for s in scheduler.studies)
+        studies = scheduler.studies() if isinstance(scheduler, AdaptiveScheduler) else scheduler.studies
+        summary.studies = [StudyState(s.plan, len(s.results), len(s.fresh) + len(s.retry)) for s in studies]
+        summary.already_done += sum(s.in_store() for s in studies)
         summary.not_applicable_reasons = Counter(
             p.not_applicable for p in not_applicable if p.spec.trial_id not in done
         )
         kind = executor or model.executor.kind
         summary.executor, summary.workers = kind, workers
-        summary.budget_seconds = [p.spec.budget.seconds for p in summary.to_run]
-        for study in scheduler.studies:
-            tuning = len(study.fresh) + len(study.retry)
-            summary.budget_seconds += [study.plan.tune_budget.seconds] * tuning
-            summary.budget_seconds += [study.plan.final_budget.seconds] * (study.remaining() - tuning)
+        if isinstance(scheduler, AdaptiveScheduler):
+            summary.looks = looks
+            summary.budget_seconds = scheduler.budgets()
+            summary.budget_seconds_max = scheduler.budgets(at_most=True)
+            summary.jobs_max = len(summary.budget_seconds_max)
+        else:
+            summary.budget_seconds = [p.spec.budget.seconds for p in summary.to_run]
+            for study in scheduler.studies:
+                tuning = len(study.fresh) + len(study.retry)
+                summary.budget_seconds += [study.plan.tune_budget.seconds] * tuning
+                summary.budget_seconds += [study.plan.final_budget.seconds] * (study.remaining() - tuning)
         summary.jobs = len(summary.budget_seconds)
         if on_plan is not None:
             on_plan(summary)
@@ -196,6 +238,7 @@ def run_suite(
                 planned.spec, "skipped", f"n/a: {planned.not_applicable}", planned.arch_label
             )
             record["run_id"] = run_id
+            record["looks"] = looks.count if looks is not None else 1  # every row says its planned looks
             store.write_trial(record)
 
         runner = make_executor(
@@ -207,7 +250,8 @@ def run_suite(
             device=resolved_device,
             warm=model.executor.warm,
         )
-        scheduler.plain.extend(Job(p.spec, p.arch_label) for p in summary.to_run)
+        if isinstance(scheduler, TuningScheduler):
+            scheduler.plain.extend(Job(p.spec, p.arch_label) for p in summary.to_run)
         from nnbench.progress import RunDisplay
 
         with RunDisplay(scheduler.estimated_jobs(), console=console, quiet=quiet) as display:
@@ -216,22 +260,28 @@ def run_suite(
                 budget = job.spec.budget
                 display.started(job.spec.trial_id, job.spec.label, budget.steps, budget.seconds)
 
-            def record_trial(record: dict[str, Any], curve: list, label: str) -> None:
+            def record_trial(record: dict[str, Any], curve: list, label: str, fields: dict) -> None:
                 record["run_id"] = run_id
                 record["workers"] = workers  # trials at once: compare names it when two runs differ
+                record.update(fields)
+                _suite_margin(record, matrix.tasks)
                 store.write_trial(record, curve)
                 summary.records.append(record)
+                if isinstance(scheduler, AdaptiveScheduler):  # a look may have asked for more seeds
+                    display.set_total(len(summary.records) + scheduler.running() + scheduler.estimated_jobs())
                 display.finished(record["trial_id"], label, record)
                 hook.trial_finished(record=record, ctx=dataclasses.replace(ctx, curve=list(curve)))
 
             try:
                 runner.start(display.advance)
                 for job, record, curve in drive(runner, scheduler, on_start):
-                    record_trial(record, curve, job.spec.label)
+                    record_trial(record, curve, job.spec.label, scheduler.record_fields(job))
                 for record in scheduler.pending_errors():
-                    record_trial(record, [], record["arch_label"])
+                    record_trial(record, [], record["arch_label"], {})
             except KeyboardInterrupt:
                 summary.interrupted = True
+        if isinstance(scheduler, AdaptiveScheduler):
+            summary.adaptive_tasks = scheduler.summary()
         store.finish_run(run_id)
         hook.suite_finished(suite=suite, records=summary.records, ctx=ctx)
         trackers.detach()

@@ -400,14 +400,36 @@ def task_direction(task_trials: pd.DataFrame) -> bool:
     return True if value is None else bool(value)
 
 
-def planned_looks(trials: pd.DataFrame) -> int:
-    """The looks adaptive seeds planned for these trials (recorded per trial as ``looks``); 1 for a
-    fixed list of seeds and for stores written before adaptive seeds."""
-    if "looks" not in trials:
-        return 1
-    looks = numeric_column(trials, "looks")
-    looks = looks[np.isfinite(looks)]
-    return int(looks.max()) if len(looks) else 1
+def planned_looks(trials: pd.DataFrame) -> verdict.Looks:
+    """The looks adaptive seeds planned for these trials; one look (:data:`nnbench.verdict.ONE_LOOK`)
+    for a fixed list of seeds and for stores written before adaptive seeds.
+
+    Every trial of a run with ``seeds: {min, max}`` records ``looks`` (how many: ``max - min + 1``),
+    ``seeds_min`` and ``seeds_max`` (where the group-sequential boundary puts them). A store may hold
+    one task's trials from runs with different plans (a fixed list, then adaptive seeds): the plan
+    with the most looks wins, the most cautious reading (its boundary spends alpha over the most
+    looks). Trials that recorded a count of looks without its seeds get Bonferroni over that count,
+    which holds alpha whatever the looks' seed counts.
+    """
+    plans: set[tuple[int, int]] = set()
+    if "seeds_min" in trials and "seeds_max" in trials:
+        low = numeric_column(trials, "seeds_min")
+        high = numeric_column(trials, "seeds_max")
+        for lo, hi in zip(low, high, strict=True):
+            if np.isfinite(lo) and np.isfinite(hi) and verdict.MIN_SEEDS <= lo <= hi:
+                plans.add((int(lo), int(hi)))
+    counted = 1
+    if "looks" in trials:
+        looks = numeric_column(trials, "looks")
+        looks = looks[np.isfinite(looks)]
+        counted = int(looks.max()) if len(looks) else 1
+    if plans:
+        low, high = max(plans, key=lambda plan: (plan[1] - plan[0], plan[1]))
+        if high - low + 1 >= counted:
+            return verdict.Looks(low, high)
+    if counted > 1:
+        return verdict.Looks(verdict.MIN_SEEDS, verdict.MIN_SEEDS + counted - 1, verdict.BONFERRONI)
+    return verdict.ONE_LOOK
 
 
 def verdict_of_task(
@@ -416,12 +438,14 @@ def verdict_of_task(
     *,
     margin: Margin | float | None = None,
     alpha: float = ALPHA,
-    looks: int = 1,
+    looks: verdict.Looks | int | None = None,
 ) -> verdict.TaskVerdict:
     """The verdict of one task from its trial rows (:func:`nnbench.verdict.task_verdict`).
 
-    The direction and the margin default to what the trials recorded (:func:`task_direction`,
-    :func:`task_margin`); pass ``margin`` to override the task's (a suite's ``margin:``).
+    The direction, the margin and the planned looks default to what the trials recorded
+    (:func:`task_direction`, :func:`task_margin`, :func:`planned_looks`): the verdict a store's reader
+    gets is the one the run that wrote the trials decided with. Pass ``margin`` or ``looks`` to
+    override them.
     """
     direction = task_direction(task_trials) if higher_is_better is None else higher_is_better
     return verdict.task_verdict(
@@ -429,7 +453,7 @@ def verdict_of_task(
         higher_is_better=direction,
         margin=task_margin(task_trials) if margin is None else margin,
         alpha=alpha,
-        looks=looks,
+        looks=planned_looks(task_trials) if looks is None else looks,
     )
 
 
@@ -439,7 +463,7 @@ def leaderboard(
     *,
     margin: Margin | float | None = None,
     alpha: float = ALPHA,
-    looks: int = 1,
+    looks: verdict.Looks | int | None = None,
     task_verdict: verdict.TaskVerdict | None = None,
 ) -> pd.DataFrame:
     """One row per architecture label of one task, best first; unscored architectures last, unranked.

@@ -17,16 +17,16 @@ import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
 from nnbench.errors import ConfigError
 from nnbench.names import did_you_mean
 from nnbench.trackers import TrackerName
-from nnbench.types import Config
+from nnbench.types import Config, Margin
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
 UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
@@ -123,13 +123,100 @@ class TuneModel(Config):
     defaults_first: bool = True
 
 
+MAX_ADAPTIVE_SEEDS = 100  # adaptive seeds stop here at the latest
+
+
+class AdaptiveSeedsModel(Config):
+    """Adaptive seeds ``{min: 2, max: 10}``: seeds 0 .. min-1 of every entry, then one more seed at a
+    time for each task's leader and the entries undecided against it, until decided or ``max``
+    (see docs/verdicts.md). The seeds are 0, 1, 2, ...: seed ``s`` is the same trial as in a list."""
+
+    min: int = Field(description="seeds every entry gets (a t-interval needs two)")
+    max: int = Field(description="seeds an undecided entry gets at most")
+
+    @pydantic.field_validator("min")
+    @classmethod
+    def _two(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError(f"min must be at least 2 (an interval needs two seeds), got {value}")
+        return value
+
+    @pydantic.field_validator("max")
+    @classmethod
+    def _bounded(cls, value: int) -> int:
+        if value > MAX_ADAPTIVE_SEEDS:
+            raise ValueError(f"max must be at most {MAX_ADAPTIVE_SEEDS}, got {value}")
+        return value
+
+    @pydantic.model_validator(mode="after")
+    def _ordered(self):
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be at least min ({self.min})")
+        return self
+
+    @property
+    def seeds(self) -> list[int]:
+        """Every seed that may run: 0 .. max-1."""
+        return list(range(self.max))
+
+
+SEED_LIST, ADAPTIVE_SEEDS = "seed list", "adaptive seeds"  # the tags of the two forms of `seeds:`
+
+
+def _seeds_form(value: Any) -> str | None:
+    if isinstance(value, (dict, AdaptiveSeedsModel)):
+        return ADAPTIVE_SEEDS
+    return SEED_LIST if isinstance(value, list) else None
+
+
+Seeds = Annotated[
+    Annotated[list[int], Field(min_length=1), Tag(SEED_LIST)]
+    | Annotated[AdaptiveSeedsModel, Tag(ADAPTIVE_SEEDS)],
+    Discriminator(
+        _seeds_form,
+        custom_error_type="seeds",
+        custom_error_message="expected a list of seeds such as [0, 1, 2] or adaptive seeds such as {min: 2, max: 10}",
+    ),
+]
+
+
+class MarginModel(Config):
+    """A task entry's ``margin:``, overriding its metric's equivalence margin: a number in the metric's
+    units (``margin: 0.02``), or ``{value: 0.1, relative: true}`` for a share of the leader's mean."""
+
+    value: float = Field(ge=0, allow_inf_nan=False)
+    relative: bool = False
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(
+                f"expected a margin such as 0.02 or {{value: 0.1, relative: true}}, got {value!r}"
+            )
+        if isinstance(value, (int, float)):
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"a margin is a finite number >= 0, got {value!r}")
+            return {"value": value}
+        if not isinstance(value, dict):
+            raise ValueError(
+                f"expected a margin such as 0.02 or {{value: 0.1, relative: true}}, got {value!r}"
+            )
+        return value
+
+    def margin(self) -> Margin:
+        """As :class:`nnbench.types.Margin`."""
+        return Margin(self.value, relative=self.relative)
+
+
 class SuiteModel(Config):
     """The schema of a suite file."""
 
     name: str = Field(min_length=1)
     description: str = ""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    # a list of seeds, or adaptive seeds {min, max}: seed_list() and adaptive_seeds() read it
+    seeds: Seeds = Field(default_factory=lambda: [0])
     budget: BudgetModel
     training: TrainingModel = Field(default_factory=TrainingModel)
     threads: pydantic.PositiveInt | None = None
@@ -143,10 +230,18 @@ class SuiteModel(Config):
     inference_lengths: list[pydantic.PositiveInt] = Field(default_factory=list)
     track: list[TrackerName] = Field(default_factory=list)  # experiment trackers: mlflow, tensorboard, wandb
 
+    def seed_list(self) -> list[int]:
+        """Every seed a trial may run with: the list, or 0 .. max-1 of adaptive seeds."""
+        return self.seeds.seeds if isinstance(self.seeds, AdaptiveSeedsModel) else list(self.seeds)
+
+    def adaptive_seeds(self) -> AdaptiveSeedsModel | None:
+        """The suite's adaptive seeds ``{min, max}``, or None for a list of seeds."""
+        return self.seeds if isinstance(self.seeds, AdaptiveSeedsModel) else None
+
 
 # Keys an architecture or task entry may hold besides the options of its Config.
 ARCHITECTURE_ENTRY_KEYS = ("name", "size", "training", "search_space")
-TASK_ENTRY_KEYS = ("name", "tune")
+TASK_ENTRY_KEYS = ("name", "tune", "margin")
 
 
 @dataclass
@@ -229,12 +324,15 @@ def where(path: Path | None, nodes: Any, loc: tuple[Any, ...]) -> str:
 
 # -- validation errors --------------------------------------------------------------------------
 UNION_TAGS = ("str", "dict[str,any]")  # what pydantic adds to a location inside a `str | dict` union
+FORM_TAGS = (SEED_LIST, ADAPTIVE_SEEDS)  # the tags of a field with two forms (`seeds:`), left out of keys
 
 
 def _unwrap(annotation: Any) -> Any:
     """``X | None`` -> ``X`` (the model among a union's members, if there is one)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        members = [_unwrap(a) for a in typing.get_args(annotation) if a is not type(None)]
         models = [a for a in members if isinstance(a, type) and issubclass(a, pydantic.BaseModel)]
         if len(models) == 1:
             return models[0]
@@ -281,7 +379,7 @@ def validation_errors(
     """One ``place: message`` line per error of ``exc``; ``locate`` turns a key path into ``file:line: key``."""
     lines: dict[tuple[Any, ...], str] = {}
     for error in exc.errors():
-        raw = tuple(error["loc"])
+        raw = tuple(k for k in error["loc"] if k not in FORM_TAGS)
         loc = tuple(k for k in raw if k not in UNION_TAGS and not str(k).startswith("function-"))
         if len(loc) != len(raw) and any(k in UNION_TAGS for k in raw):
             # A `str | dict` entry that is neither: one message, not one per union member.

@@ -137,9 +137,13 @@ def best_trial(records: list[dict[str, Any]], higher_is_better: bool) -> dict[st
 
 
 class Study:
-    """One tuning study while a suite runs: what is done, what is in flight, what to start next."""
+    """One tuning study while a suite runs: what is done, what is in flight, what to start next.
 
-    def __init__(self, plan: StudyPlan, stored: dict[str, dict[str, Any]]):
+    ``final_seeds`` limits the re-runs to the first seeds of ``plan.seeds`` (adaptive seeds ask for
+    more with :meth:`allow_finals`); None re-runs the winner on every seed.
+    """
+
+    def __init__(self, plan: StudyPlan, stored: dict[str, dict[str, Any]], final_seeds: int | None = None):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -155,6 +159,9 @@ class Study:
         self.in_flight: dict[int, Any] = {}  # tune index -> optuna trial
         self.finals: collections.deque[Any] | None = None  # final specs to run, once tuning is done
         self.final_errors: list[dict[str, Any]] = []  # finals that cannot run (no tuning trial ok)
+        self.final_seeds = final_seeds
+        self.winner: dict[str, Any] | None = None  # the best tuning trial's values, once tuning is done
+        self._queued_finals: set[int] = set()  # seeds whose final was queued or found in the store
         self._stored = stored
         self._resume()
 
@@ -195,11 +202,22 @@ class Study:
         if self.finals is not None:
             finals = len(self.finals)
         else:  # before the winner is known: the seeds without a final in the store
-            finals = len(self.plan.seeds) - self._finals_in_store()
+            finals = len(self.final_seed_list()) - self._finals_in_store()
         return len(self.fresh) + len(self.retry) + finals
 
+    def final_seed_list(self) -> tuple[int, ...]:
+        """The seeds the winner is re-run on in this run: every seed, or the first ``final_seeds``."""
+        seeds = self.plan.seeds
+        return seeds if self.final_seeds is None else seeds[: self.final_seeds]
+
+    def allow_finals(self, count: int) -> None:
+        """Re-run the winner on the first ``count`` seeds (adaptive seeds asking for more)."""
+        self.final_seeds = count
+        if self.finals is not None:
+            self._queue_finals()
+
     def _finals_in_store(self) -> int:
-        ids = [self.plan.final_trial_id(seed) for seed in self.plan.seeds]
+        ids = [self.plan.final_trial_id(seed) for seed in self.final_seed_list()]
         return sum(self._stored.get(i, {}).get("status") in FINAL_STATUSES for i in ids)
 
     def in_store(self) -> int:
@@ -237,15 +255,39 @@ class Study:
         self.optuna.tell(trial, outcome.get("value"), state=outcome["state"])
         self.results[index] = record
 
+    def finals_planned(self) -> bool:
+        """Whether the winner is known and its re-runs are planned (planned here once tuning is done)."""
+        if self.finals is None and self.tuning_done:
+            self._plan_finals()
+        return self.finals is not None
+
+    def stored_final(self, seed: int) -> dict[str, Any] | None:
+        """The store's re-run of the winner on ``seed`` (None when it has none with the winner's values,
+        or before the winner is known)."""
+        if self.finals is None or self.winner is None:
+            return None
+        stored = self._stored.get(self.plan.final_trial_id(seed))
+        if stored is not None and stored["status"] in FINAL_STATUSES and stored.get("hparams") == self.winner:
+            return stored
+        return None
+
     def _plan_finals(self) -> None:
-        plan = self.plan
-        best = best_trial(list(self.results.values()), plan.higher_is_better)
+        best = best_trial(list(self.results.values()), self.plan.higher_is_better)
+        self.winner = best["hparams"] if best is not None else None
         self.finals = collections.deque()
-        for seed in plan.seeds:
-            params = best["hparams"] if best is not None else {}
+        self._queue_finals()
+
+    def _queue_finals(self) -> None:
+        plan = self.plan
+        assert self.finals is not None
+        for seed in self.final_seed_list():
+            if seed in self._queued_finals:
+                continue
+            self._queued_finals.add(seed)
+            params = self.winner if self.winner is not None else {}
             spec = plan.final_trial(seed, params)
             stored = self._stored.get(spec.trial_id)
-            if best is None:
+            if self.winner is None:
                 reason = f"no tuning trial of study {plan.study_id} finished ok: nothing to re-run"
                 if stored is None or stored.get("status") != "error" or stored.get("error") != reason:
                     self.final_errors.append(failure_record(spec, "error", reason, plan.arch_label))
@@ -282,6 +324,13 @@ class TuningScheduler:
         study = self._by_id.get(job.spec.study or "")
         if study is not None:
             study.finished(job, record)
+
+    def record_fields(self, job: Job) -> dict[str, Any]:
+        """Fields the runner adds to a job's record: one planned look (a fixed list of seeds), and why the
+        seed ran: ``listed`` in the suite's seeds, or ``tuning`` for a tuning trial (adaptive seeds
+        add their looks and reasons: :meth:`nnbench.adaptive.AdaptiveScheduler.record_fields`)."""
+        reason = "tuning" if job.spec.stage == "tune" else "listed"
+        return {"looks": 1, "seed_look": 0, "seed_reason": reason}
 
     def pending_errors(self) -> list[dict[str, Any]]:
         """Records of finals that cannot run (their study found no working configuration); taken once."""

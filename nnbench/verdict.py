@@ -13,10 +13,11 @@ The procedure, for one task:
 - the **outcome** against the leader, with the task's equivalence margin ``m``: ``equivalent`` when
   the interval lies inside ``(-m, m)`` (two one-sided tests), else ``worse`` when it lies above 0,
   else ``undecided``;
-- **error rates**: every interval is a Bonferroni interval at ``1 - alpha / (pairs * looks)``, where
-  ``pairs`` counts every pair of the task's scored entries (``k (k - 1) / 2``) and ``looks`` the
-  planned looks of adaptive seeds (``max - min + 1``; 1 for a fixed list of seeds). Outcomes are
-  read off those intervals, so intervals and outcomes always agree;
+- **error rates**: alpha is split by Bonferroni over every pair of the task's scored entries
+  (``pairs = k (k - 1) / 2``); with a fixed list of seeds every interval is at ``1 - alpha / pairs``.
+  With adaptive seeds (:class:`Looks`, ``{min, max}``) each pair's share is spent over the planned
+  looks by a group-sequential boundary (below), and an interval is at ``1 -`` the nominal level of
+  its look. Outcomes are read off those intervals, so intervals and outcomes always agree;
 - **ranks**: rank 1 is the leader and every entry not decided ``worse`` than it; remove them and
   repeat for rank 2, and so on; a rank is shared unless a test separates.
 
@@ -34,9 +35,22 @@ with 3 equal entries, 7.1% with 4, 9.1% with 6; ``benchmarks/bench_verdicts.py``
 every pair, each interval a rank could be read from is in the family, and the rate stays below
 alpha. With two entries both families are the same single comparison.
 
-Why Bonferroni over looks: adding seeds and testing again is optional stopping; splitting alpha
-evenly over the planned looks bounds the chance of any false verdict at any look by alpha, whatever
-the looks' correlation (the union bound), and it needs no table of boundaries.
+Why a group-sequential boundary over looks: adding seeds and testing again is optional stopping,
+which inflates false verdicts unless alpha is spent over the planned looks. Splitting it evenly
+(Bonferroni over ``max - min + 1`` looks) holds alpha whatever the looks' correlation, but the looks
+are strongly correlated (look 5 holds look 4's seeds), so it wastes most of alpha: simulated at an
+effect of two noise deviations, 2 to 10 seeds, it decides 81% of the time against 98% for ten fixed
+seeds. nnbench spends each pair's alpha over the looks with the O'Brien-Fleming-type function of
+Lan and DeMets (1983), ``alpha(f) = 2 - 2 Phi(z_{1 - alpha / 2} / sqrt(f))`` at the information
+fraction ``f = seeds / max``: little at the first looks, where two or three seeds decide almost
+nothing anyway, most at the last ones. The nominal level of each look is the one at which the
+paired t-statistic's path under the null crosses for the first time with exactly the spent
+probability; that path's law does not depend on the noise's scale, and it is computed once per
+design by simulating :data:`CALIBRATION_PATHS` paths of normal noise with a fixed seed
+(:func:`sequential_levels`; a look whose share is too small to calibrate gets its share as its
+level, which holds it by the union bound). ``benchmarks/bench_verdicts.py`` shows the adaptive rule
+holding alpha under normal and skewed noise with this boundary, and its power (96% at that effect).
+Bonferroni over looks stays available (``Looks(..., spending="bonferroni")``) for comparison.
 """
 
 from __future__ import annotations
@@ -54,6 +68,14 @@ ALPHA = 0.05  # the error rate of a verdict: one task's leaderboard, or one fami
 CONFIDENCE = 0.95  # an entry's own interval of its mean (not a verdict)
 MIN_SEEDS = 2  # an interval needs a spread: fewer seeds than this on either side is undecided
 MAX_SEEDS_ESTIMATE = 100  # the estimate of seeds that would decide looks no further than this
+# The group-sequential boundary of adaptive seeds is computed from this many simulated null paths
+# (Monte Carlo error of the spent alpha: about 1/sqrt(alpha' * paths), 2% at alpha' = 0.0024) ...
+CALIBRATION_PATHS = 1_000_000
+CALIBRATION_SEED = 20130613  # ... with this seed, so every consumer computes the same boundary
+CALIBRATION_MIN_CROSSINGS = 50  # a look whose share of alpha is rarer than this many paths: its share
+OBRIEN_FLEMING = "obrien-fleming"
+BONFERRONI = "bonferroni"
+SPENDINGS = (OBRIEN_FLEMING, BONFERRONI)
 # Two-run comparisons of times and costs (lower is better): changes smaller than 5% are "equivalent".
 TIME_MARGIN = Margin(0.05, relative=True)
 
@@ -94,26 +116,152 @@ def t_quantile(probability: float, df: float) -> float:
     return float(student_t.ppf(probability, df))
 
 
-def interval_confidence(alpha: float = ALPHA, *, entries: int = 2, looks: int = 1) -> float:
-    """The confidence of each interval of a task with ``entries`` scored entries and ``looks`` looks.
-
-    ``1 - alpha / (pairs * looks)`` with ``pairs = entries (entries - 1) / 2`` (at least 1): the
-    Bonferroni split of alpha over every pair of entries and every planned look (see the module's
-    docstring for why every pair).
-    """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
-    if looks < 1:
-        raise ValueError(f"looks must be at least 1, got {looks!r}")
-    pairs = max(1, entries * (entries - 1) // 2)
-    return 1.0 - alpha / (pairs * looks)
-
-
 def looks_of(min_seeds: int, max_seeds: int) -> int:
     """The planned looks of adaptive seeds ``{min, max}``: one after ``min`` seeds, then one per seed added."""
     if min_seeds < 1 or max_seeds < min_seeds:
         raise ValueError(f"adaptive seeds need 1 <= min <= max, got min {min_seeds}, max {max_seeds}")
     return max_seeds - min_seeds + 1
+
+
+@dataclass(frozen=True)
+class Looks:
+    """The planned looks of a task's seeds: adaptive seeds ``{min, max}`` look after ``min`` seeds and
+    after each seed added up to ``max``; a fixed list of seeds is one look (``Looks()``, the default).
+
+    ``spending`` is how each pair's alpha is spent over the looks: ``"obrien-fleming"`` (the
+    group-sequential boundary of the module's docstring) or ``"bonferroni"`` (evenly; kept to show
+    what the boundary gains).
+    """
+
+    min_seeds: int = MIN_SEEDS
+    max_seeds: int = MIN_SEEDS
+    spending: str = OBRIEN_FLEMING
+
+    def __post_init__(self) -> None:
+        looks_of(self.min_seeds, self.max_seeds)  # raises on a bad range
+        if self.spending not in SPENDINGS:
+            raise ValueError(f"spending must be one of {', '.join(SPENDINGS)}, got {self.spending!r}")
+
+    @property
+    def count(self) -> int:
+        """How many looks are planned (1 for a fixed list of seeds)."""
+        return looks_of(self.min_seeds, self.max_seeds)
+
+    def look(self, seeds: int) -> int:
+        """The look (1-based) a comparison of ``seeds`` seeds a side belongs to: ``seeds - min + 1``,
+        within ``1 .. count`` (fewer seeds than ``min``, after failures, count as the first look)."""
+        return min(self.count, max(1, seeds - self.min_seeds + 1))
+
+    def level(self, alpha: float, seeds: int) -> float:
+        """The nominal two-sided level of a comparison of ``seeds`` seeds a side, for a family share
+        ``alpha`` (:func:`sequential_levels`)."""
+        return sequential_levels(alpha, self.min_seeds, self.max_seeds, self.spending)[self.look(seeds) - 1]
+
+    def describe(self) -> str:
+        """``looks 1``, or ``looks 9 (2 to 10 seeds, O'Brien-Fleming-type spending)``."""
+        if self.count == 1:
+            return "looks 1"
+        how = "O'Brien-Fleming-type spending" if self.spending == OBRIEN_FLEMING else "Bonferroni over looks"
+        return f"looks {self.count} ({self.min_seeds} to {self.max_seeds} seeds, {how})"
+
+
+ONE_LOOK = Looks()  # a fixed list of seeds
+
+
+def as_looks(looks: Looks | int) -> Looks:
+    """``looks`` as :class:`Looks`: a :class:`Looks` as it is, the integer 1 as one look. Any other
+    integer is refused: the boundary of adaptive seeds needs their ``min`` and ``max``."""
+    if isinstance(looks, Looks):
+        return looks
+    if looks == 1:
+        return ONE_LOOK
+    raise ValueError(f"looks must be a verdict.Looks(min_seeds, max_seeds) or 1, got {looks!r}")
+
+
+def obrien_fleming_spent(alpha: float, fraction: float) -> float:
+    """Alpha spent by information ``fraction`` (0 < f <= 1) under Lan and DeMets' O'Brien-Fleming-type
+    function ``2 - 2 Phi(z_{1 - alpha / 2} / sqrt(f))``: ``alpha`` at ``f = 1``, very little early."""
+    from scipy.stats import norm
+
+    return float(2.0 - 2.0 * norm.cdf(norm.ppf(1.0 - alpha / 2.0) / math.sqrt(fraction)))
+
+
+@lru_cache(maxsize=256)
+def sequential_levels(
+    alpha: float, min_seeds: int, max_seeds: int, spending: str = OBRIEN_FLEMING
+) -> tuple[float, ...]:
+    """The nominal two-sided level of a paired t-interval at each look of adaptive seeds ``{min, max}``.
+
+    Together the looks spend ``alpha``: the chance that a t-statistic of a null difference crosses
+    any look's boundary is ``alpha``. With one look the level is ``alpha``; with ``"bonferroni"``
+    every look gets ``alpha / looks``. With ``"obrien-fleming"`` the alpha spent by look ``j`` is
+    :func:`obrien_fleming_spent` at ``f = seeds_j / max``, and each look's level is calibrated on
+    :data:`CALIBRATION_PATHS` simulated null paths of the paired t-statistic (normal noise; the
+    statistic's law does not depend on its scale): the paths that have not crossed yet and cross at
+    look ``j`` are exactly the share spent there. A look whose share is rarer than
+    :data:`CALIBRATION_MIN_CROSSINGS` paths gets that share as its level (the union bound holds it).
+    Deterministic (a fixed seed) and cached: every consumer of a store computes the same levels.
+    """
+    count = looks_of(min_seeds, max_seeds)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    if count == 1:
+        return (alpha,)
+    if spending == BONFERRONI:
+        return (alpha / count,) * count
+    if spending != OBRIEN_FLEMING:
+        raise ValueError(f"spending must be one of {', '.join(SPENDINGS)}, got {spending!r}")
+    if min_seeds < MIN_SEEDS:
+        raise ValueError(f"a t-interval needs {MIN_SEEDS} seeds: adaptive seeds need min >= {MIN_SEEDS}")
+    from scipy.stats import t as student_t
+
+    spent = [obrien_fleming_spent(alpha, n / max_seeds) for n in range(min_seeds, max_seeds + 1)]
+    spent[-1] = alpha
+    shares = np.diff([0.0, *spent])
+    paths = CALIBRATION_PATHS
+    rng = np.random.default_rng(CALIBRATION_SEED)
+    total = np.zeros(paths)
+    squares = np.zeros(paths)
+    alive = np.ones(paths, dtype=bool)  # not crossed at an earlier look
+    levels = []
+    for n in range(1, max_seeds + 1):
+        x = rng.standard_normal(paths)
+        total += x
+        squares += x * x
+        if n < min_seeds:
+            continue
+        variance = np.maximum(squares - total * total / n, 0.0) / (n - 1)
+        statistic = np.abs(total / n) / np.sqrt(variance / n)
+        crossings = int(round(shares[n - min_seeds] * paths))
+        if crossings < CALIBRATION_MIN_CROSSINGS:
+            level = float(shares[n - min_seeds])
+            bound = float(student_t.ppf(1.0 - level / 2.0, n - 1))
+        else:
+            survivors = statistic[alive]
+            k = len(survivors) - crossings - 1  # exactly `crossings` survivors lie above the bound
+            bound = float(np.partition(survivors, k)[k])
+            level = float(2.0 * student_t.sf(bound, n - 1))
+        alive &= statistic <= bound
+        levels.append(level)
+    return tuple(levels)
+
+
+def interval_confidence(
+    alpha: float = ALPHA, *, entries: int = 2, looks: Looks | int = 1, seeds: int | None = None
+) -> float:
+    """The confidence of an interval of a task with ``entries`` scored entries, between two entries
+    with ``seeds`` seeds a side (the smaller side's count), under the planned ``looks``.
+
+    Alpha is split by Bonferroni over ``pairs = entries (entries - 1) / 2`` (at least 1; see the
+    module's docstring for why every pair), and each pair's share is spent over the looks: with one
+    look the confidence is ``1 - alpha / pairs``; with adaptive seeds it is ``1 -`` the nominal level
+    of the look ``seeds`` belongs to (:meth:`Looks.level`; the last look when ``seeds`` is None).
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    plan = as_looks(looks)
+    pairs = max(1, entries * (entries - 1) // 2)
+    return 1.0 - plan.level(alpha / pairs, plan.max_seeds if seeds is None else seeds)
 
 
 @dataclass(frozen=True)
@@ -375,7 +523,11 @@ class TaskVerdict:
     seeds (1 = the leader's): an entry with one seed has no interval, so it gets no rank at all,
     neither a strict one from a point nor a shared one it was never tested for; ``unscored`` the
     entries without any score (every trial failed). ``margin_abs`` is the margin in the metric's
-    units against the leader's mean; ``confidence`` that of every interval.
+    units against the leader's mean. ``looks`` is the number of planned looks, ``design`` the
+    planned looks themselves and ``look`` the one the leader's seeds have reached; ``confidence`` is
+    that of an interval at that look (with one look, every interval's). With adaptive seeds each
+    interval's own confidence follows its own look, its smaller side's seed count
+    (``comparison.difference.confidence``).
     """
 
     leader: str | None
@@ -391,6 +543,8 @@ class TaskVerdict:
     ranks: dict[str, int]
     unscored: tuple[str, ...] = ()
     pairs: int = 0
+    design: Looks = ONE_LOOK
+    look: int = 1
 
     @property
     def decided(self) -> bool:
@@ -430,17 +584,19 @@ class TaskVerdict:
 
     def procedure(self) -> str:
         """The procedure in one line: method, family, alpha and looks."""
-        return procedure_text(self.alpha, self.looks, self.pairs)
+        return procedure_text(self.alpha, self.design, self.pairs)
 
     def _oriented(self, entry: str) -> float:
         mean = self.means[entry]
         return mean if self.higher_is_better else -mean
 
 
-def procedure_text(alpha: float = ALPHA, looks: int = 1, pairs: int | None = None) -> str:
-    """``t-intervals paired by seed (Welch otherwise), Bonferroni over 6 pairs, alpha 0.05, looks 1``."""
+def procedure_text(alpha: float = ALPHA, looks: Looks | int = 1, pairs: int | None = None) -> str:
+    """``t-intervals paired by seed (Welch otherwise), Bonferroni over 6 pairs, alpha 0.05, looks 1``;
+    with adaptive seeds the looks say how: ``looks 9 (2 to 10 seeds, O'Brien-Fleming-type spending)``."""
     family = "every pair of a task's entries" if pairs is None else f"{pairs} pair{'s' if pairs != 1 else ''}"
-    return f"t-intervals paired by seed (Welch otherwise), Bonferroni over {family}, alpha {alpha:g}, looks {looks}"
+    how = looks.describe() if isinstance(looks, Looks) else f"looks {looks}"
+    return f"t-intervals paired by seed (Welch otherwise), Bonferroni over {family}, alpha {alpha:g}, {how}"
 
 
 def task_verdict(
@@ -449,15 +605,17 @@ def task_verdict(
     higher_is_better: bool = True,
     margin: Margin | float | None = None,
     alpha: float = ALPHA,
-    looks: int = 1,
+    looks: Looks | int = 1,
 ) -> TaskVerdict:
     """The verdict of one task from each entry's scores by seed (``{label: {seed: score}}``).
 
     ``margin`` is the task's equivalence margin (a :class:`~nnbench.types.Margin`, a number in the
-    metric's units, or None for none: then nothing is ever "equivalent"). ``looks`` is the number of
-    planned looks of adaptive seeds (:func:`looks_of`); the adaptive scheduler calls this after each
-    look with the same ``looks`` and runs another seed of :attr:`TaskVerdict.contenders`.
+    metric's units, or None for none: then nothing is ever "equivalent"). ``looks`` are the planned
+    looks of adaptive seeds (:class:`Looks`; 1 for a fixed list of seeds): each interval is at the
+    level of the look its smaller side's seed count belongs to. The adaptive scheduler calls this
+    after each look with the same ``looks`` and asks :func:`seeds_wanted` what to run next.
     """
+    design = as_looks(looks)
     clean = {str(label): as_samples(values) for label, values in samples.items()}
     scored = {label: values for label, values in clean.items() if values}
     unscored = tuple(sorted(label for label, values in clean.items() if not values))
@@ -468,17 +626,24 @@ def task_verdict(
     # only entries with a spread can be tested: they alone form the family, the ranks and the leader
     judged = [label for label in order if seeds[label] >= MIN_SEEDS]
     pairs = len(judged) * (len(judged) - 1) // 2
-    confidence = interval_confidence(alpha, entries=len(judged), looks=looks)
+
+    def confidence_at(n: int | None) -> float:
+        return interval_confidence(alpha, entries=len(judged), looks=design, seeds=n)
+
     if not order:
         return TaskVerdict(
-            None, higher_is_better, margin, 0.0, alpha, looks, confidence, {}, {}, (), {}, unscored, 0
-        )
+            None, higher_is_better, margin, 0.0, alpha, design.count, confidence_at(None),
+            {}, {}, (), {}, unscored, 0, design, design.count,
+        )  # fmt: skip
     cache: dict[tuple[str, str], Comparison] = {}
 
     def versus(leader: str, entry: str) -> Comparison:
         if (leader, entry) not in cache:
             diff = difference(
-                scored[leader], scored[entry], higher_is_better=higher_is_better, confidence=confidence
+                scored[leader],
+                scored[entry],
+                higher_is_better=higher_is_better,
+                confidence=confidence_at(min(seeds[leader], seeds[entry])),
             )
             cache[leader, entry] = _compare_with_leader(
                 leader, entry, diff, resolve_margin(margin, means[leader])
@@ -498,15 +663,38 @@ def task_verdict(
         margin=margin,
         margin_abs=resolve_margin(margin, means[leader]),
         alpha=alpha,
-        looks=looks,
-        confidence=confidence,
+        looks=design.count,
+        confidence=confidence_at(seeds[leader]),
         means=means,
         seeds=seeds,
         comparisons=tuple(comparisons),
         ranks=ranks,
         unscored=unscored,
         pairs=pairs,
+        design=design,
+        look=design.look(seeds[leader]),
     )
+
+
+def seeds_wanted(
+    task: TaskVerdict, attempted: Mapping[str, int] | None = None, *, max_seeds: int | None = None
+) -> dict[str, int]:
+    """What adaptive seeds runs after a look: the seed count each entry should reach before the next.
+
+    The leader and every entry undecided against it (:attr:`TaskVerdict.contenders`) get one seed
+    more than the most any of them has, at most ``max``: a new leader with fewer seeds catches up,
+    so the next look compares them paired again. ``attempted`` counts each entry's seeds tried
+    (scored or failed; default: the scored ones), so a seed that failed is not asked for again.
+    Empty when the task is decided or every contender has ``max`` seeds: the task is done.
+    ``max_seeds`` overrides the design's ``max`` (the benchmark's rule without the looks correction).
+    """
+    counts = {**task.seeds, **(attempted or {})}
+    contenders = task.contenders
+    if not contenders:
+        return {}
+    cap = task.design.max_seeds if max_seeds is None else max_seeds
+    target = min(cap, max(counts.get(e, 0) for e in contenders) + 1)
+    return {entry: target for entry in contenders if counts.get(entry, 0) < target}
 
 
 def _ranks(order: Sequence[str], versus) -> dict[str, int]:
@@ -563,16 +751,21 @@ def compare_to_baseline(
     margin: Margin | float | None = None,
     alpha: float = ALPHA,
     comparisons: int = 1,
+    looks: Looks | int = 1,
 ) -> RunComparison:
     """Compare a new result with a baseline, by seed: the same procedure as a leaderboard's.
 
     The interval of ``new - baseline`` is paired by seed when both hold the same seeds (Welch's
     otherwise) at ``1 - alpha / comparisons``: pass the size of the family (e.g. every
     (architecture, task) pair two runs share) so that the chance of any false "better" or "worse"
-    among them stays at most alpha.
+    among them stays at most alpha. When the seeds were adaptive (their count depends on how the
+    scores fell), pass the runs' planned ``looks``: the interval is then at the level of the look the
+    smaller side's seed count belongs to, as in a leaderboard.
     """
     base, fresh = as_samples(baseline), as_samples(new)
-    confidence = 1.0 - alpha / max(1, comparisons)
+    design = as_looks(looks)
+    seeds = min(len(base), len(fresh))
+    confidence = 1.0 - design.level(alpha / max(1, comparisons), max(seeds, design.min_seeds))
     diff = difference(fresh, base, higher_is_better=higher_is_better, confidence=confidence)
     base_mean = float(np.mean(list(base.values()))) if base else math.nan
     new_mean = float(np.mean(list(fresh.values()))) if fresh else math.nan
@@ -604,6 +797,7 @@ def comparison_dict(comparison: Comparison, *, digits: int = 6) -> dict:
         "interval": [_round(d.low, digits), _round(d.high, digits)] if d.has_interval else None,
         "seeds": [d.n_first, d.n_second],
         "method": d.method or None,
+        "confidence": _round(d.confidence, digits),
         "reason": comparison.reason,
         "seeds_needed": comparison.seeds_needed,
     }
@@ -622,6 +816,10 @@ def task_dict(task: str, metric: str, verdict: TaskVerdict, *, digits: int = 6) 
         "decided": verdict.decided,
         "confidence": _round(verdict.confidence, digits),
         "pairs": verdict.pairs,
+        "looks": verdict.looks,
+        "look": verdict.look,
+        "seeds_min": verdict.design.min_seeds if verdict.looks > 1 else None,
+        "seeds_max": verdict.design.max_seeds if verdict.looks > 1 else None,
         "seeds_needed": verdict.seeds_needed(),
         "entries": [
             {
@@ -657,15 +855,18 @@ __all__ = [
     "CONFIDENCE",
     "EQUIVALENT",
     "LEADER",
+    "ONE_LOOK",
     "TIME_MARGIN",
     "UNDECIDED",
     "WORSE",
     "Comparison",
     "Difference",
+    "Looks",
     "Margin",
     "MeanInterval",
     "RunComparison",
     "TaskVerdict",
+    "as_looks",
     "as_samples",
     "classify",
     "compare_to_baseline",
@@ -675,9 +876,12 @@ __all__ = [
     "interval_confidence",
     "looks_of",
     "mean_interval",
+    "obrien_fleming_spent",
     "procedure_text",
     "resolve_margin",
     "seeds_to_decide",
+    "seeds_wanted",
+    "sequential_levels",
     "task_dict",
     "task_verdict",
     "welch_df",

@@ -174,3 +174,13 @@ def test_python_session_doc_runs_as_written(tmp_path):
     with pytest.raises(nnbench.NnbenchError, match="did you mean 'tabular-real/curve-steps'"):
         results.figure("tabular-real/curve-step")
     assert set(nnbench.figures(tmp_path / "tiny.db")) == set(results.figures())
+
+
+def test_adaptive_suite_doc_example_dry_runs_as_shown(tmp_path):
+    (tmp_path / "adaptive-suite.yaml").write_text(doc_files("suites.md")["adaptive-suite.yaml"])
+    text = (REPO / "docs" / "suites.md").read_text()
+    shown = text.split("$ nnbench run adaptive-suite.yaml --dry-run\n", 1)[1].split("```", 1)[0]
+    result = run_cli("run", "adaptive-suite.yaml", "--dry-run", "--db", "r.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == shown.splitlines()[-1]
+    assert "if undecided" in result.stdout

@@ -145,3 +145,24 @@ def test_same_named_plugin_files_are_shipped_apart(ray_cluster, tmp_path, write_
     status = {r["architecture"]: (r["status"], r.get("error")) for r in summary.records}
     assert status == {"same-name-a": ("ok", None), "same-name-b": ("ok", None)}
     assert all(r["executor_node"] for r in summary.records)
+
+
+@pytest.mark.slow
+def test_adaptive_seeds_on_ray_end_where_the_inline_run_ends(ray_cluster, tmp_path, write_suite):
+    # The scheduler feeds Ray's slots as they free; steps budgets and one thread make every trial
+    # deterministic, so the looks ask for the same seeds and the store ends the same as inline.
+    from .test_adaptive_real import SUITE, scores
+
+    inline = run_suite(write_suite(SUITE), db=tmp_path / "inline.db", quiet=True)
+    on_ray = run_suite(
+        write_suite(
+            SUITE.replace("executor: {kind: inline}", f'executor: {{kind: ray, address: "{ray_cluster}"}}')
+        ),
+        db=tmp_path / "ray.db",
+        quiet=True,
+    )
+    assert on_ray.exit_code == inline.exit_code == 0
+    assert scores(tmp_path / "ray.db") == scores(tmp_path / "inline.db")
+    assert len(on_ray.records) > 9  # the twins got seeds beyond min: later looks ran on Ray too
+    assert all(r["executor_node"] for r in on_ray.records)
+    assert {r["seeds_max"] for r in on_ray.records} == {5}

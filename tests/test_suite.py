@@ -216,7 +216,7 @@ def test_every_entry_error_is_reported_on_its_own_line(write_suite):
         """,
     )
     assert errors == [
-        "5: tasks.1.n_trian: unknown key (expected one of: dataset, name, tune) (task tabular-real)",
+        "5: tasks.1.n_trian: unknown key (expected one of: dataset, margin, name, tune) (task tabular-real)",
         "6: tasks.2.tune.trials: required key is missing",
         "6: tasks.2.tune.trails: unknown key; did you mean 'trials'?",
         f"8: architectures.0: unknown architecture 'resnet'; known: {', '.join(sorted(registry.architectures))}",

@@ -67,7 +67,10 @@ def test_outcomes_read_off_the_interval():
 def test_the_family_is_every_pair_and_every_look():
     assert verdict.interval_confidence(0.05, entries=2) == pytest.approx(0.95)
     assert verdict.interval_confidence(0.05, entries=4) == pytest.approx(1 - 0.05 / 6)
-    assert verdict.interval_confidence(0.05, entries=3, looks=9) == pytest.approx(1 - 0.05 / 27)
+    bonferroni = verdict.Looks(2, 10, spending="bonferroni")
+    assert verdict.interval_confidence(0.05, entries=3, looks=bonferroni) == pytest.approx(1 - 0.05 / 27)
+    with pytest.raises(ValueError, match="Looks"):
+        verdict.interval_confidence(0.05, entries=3, looks=9)  # a count alone cannot place the boundary
     assert verdict.interval_confidence(0.05, entries=1) == pytest.approx(0.95)
     assert verdict.looks_of(2, 10) == 9 and verdict.looks_of(3, 3) == 1
     with pytest.raises(ValueError):

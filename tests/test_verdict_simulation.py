@@ -35,5 +35,8 @@ def test_simulated_verdicts_hold_their_error_rates():
     # and the procedure decides real differences: two noise deviations apart, five seeds
     assert results["fixed", "normal", 5, 2.0].rate("worse") > 0.5
     assert results["adaptive", "normal", "adaptive", 2.0].rate("seeds") < 9  # stops early when decided
+    # the quick suite's design, 3..6 seeds, is in the proof too, and decides real differences
+    assert ("quick", "skewed", "adaptive", 0.0) in results
+    assert results["quick", "normal", "adaptive", 2.0].rate("worse") > 0.5
     report = bench.report(results, reps, boards)
     assert "A/A worse" in report and "every pair (nnbench)" in report

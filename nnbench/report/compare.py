@@ -189,6 +189,17 @@ def _margin(rows: pd.DataFrame) -> Margin | None:
     return None
 
 
+def _looks(rows: pd.DataFrame) -> verdict.Looks:
+    """The planned looks of adaptive seeds either side's trials recorded (the side with more looks);
+    one look for lists of seeds. Their seed counts depend on how quality fell, so quality is judged
+    at each look's level, as in the runs' own verdicts (:func:`nnbench.stats.planned_looks`)."""
+    designs = []
+    for side in ("a", "b"):
+        columns = {f"{name}_{side}": name for name in ("looks", "seeds_min", "seeds_max")}
+        designs.append(stats.planned_looks(rows[[c for c in columns if c in rows]].rename(columns=columns)))
+    return max(designs, key=lambda design: (design.count, design.max_seeds))
+
+
 def setting_differences(pairs: pd.DataFrame) -> list[str]:
     """Each setting of :data:`SETTINGS` in which matched trials differ, in words with the trial count.
 
@@ -287,6 +298,7 @@ def compare_sides(
                 margin=_margin(rows) if score else verdict.TIME_MARGIN,
                 alpha=alpha,
                 comparisons=max(1, result.families[column]),
+                looks=_looks(rows) if score else 1,  # adaptive seeds stopped on quality, not on times
             )
             d = outcome.difference
             sign = 1.0 if direction else -1.0  # back to B - A in the measure's own units
@@ -319,7 +331,8 @@ def procedure_note(result: Comparison) -> str:
         f"Bonferroni over each measure's comparisons ({families}) at alpha {result.alpha:g}; "
         f"equivalent = inside the margin (quality: the task's; times and cost: "
         f"{100 * verdict.TIME_MARGIN.value:g}% of A's mean); undecided = neither apart nor equivalent, "
-        f"or fewer than {verdict.MIN_SEEDS} seeds a side."
+        f"or fewer than {verdict.MIN_SEEDS} seeds a side. Quality of entries run with adaptive seeds is "
+        "judged at the level of the look their seed count reached (the runs' planned looks)."
     )
 
 

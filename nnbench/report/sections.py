@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from nnbench import verdict
+
 # The CSS class of a cell by its column's kind (see templates/_macros.html).
 CELL_CLASSES = {
     "text": "",
@@ -76,7 +78,7 @@ class TaskView:
     description: str = ""
     colors: dict[str, str] = field(default_factory=dict)  # architecture label -> colour
     family_colors: dict[str, str] = field(default_factory=dict)  # scaling family -> colour
-    looks: int = 1  # the looks adaptive seeds planned for these trials (the verdicts' error control)
+    looks: verdict.Looks = verdict.ONE_LOOK  # the looks adaptive seeds planned (the verdicts' error control)
     task: str = ""  # the registered task's name (``name`` adds the options that tell configurations apart)
 
     @property

@@ -29,11 +29,15 @@ class TaskResult:
 
 @dataclass
 class StoreVerdicts:
-    """Every task's verdict, and the scores across tasks of every entry."""
+    """Every task's verdict, and the scores across tasks of every entry.
+
+    ``looks`` is the planned looks every task was judged with when the caller fixed them; None (the
+    default) when each task's came from its trials (:func:`nnbench.stats.planned_looks`).
+    """
 
     tasks: list[TaskResult]
     alpha: float
-    looks: int
+    looks: verdict.Looks | None
     places: dict[str, across_tasks.Places] = field(default_factory=dict)
     aggregates: dict[str, dict[str, across_tasks.Estimate]] = field(default_factory=dict)
     improvement: list[tuple[str, str, across_tasks.Estimate]] = field(default_factory=list)
@@ -41,6 +45,15 @@ class StoreVerdicts:
     runs: dict[str, dict[str, list[float]]] = field(
         default_factory=dict
     )  # label -> task -> normalised scores
+
+    def procedure(self) -> str:
+        """The procedure in one line; the planned looks are named when every task shares them."""
+        designs = {t.verdict.design for t in self.tasks}
+        if self.looks is not None:
+            return verdict.procedure_text(self.alpha, self.looks)
+        if len(designs) <= 1:
+            return verdict.procedure_text(self.alpha, next(iter(designs), verdict.ONE_LOOK))
+        return verdict.procedure_text(self.alpha, 1).replace("looks 1", "looks as each task's trials planned")
 
 
 def _compared_trials(results: pd.DataFrame) -> pd.DataFrame:
@@ -54,27 +67,28 @@ def _compared_trials(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def store_verdicts(
-    results: pd.DataFrame, *, alpha: float = verdict.ALPHA, looks: int | None = None
+    results: pd.DataFrame, *, alpha: float = verdict.ALPHA, looks: verdict.Looks | int | None = None
 ) -> StoreVerdicts:
     """The verdict of every task in ``results`` (result rows), and every entry's scores across tasks.
 
-    ``looks`` defaults to what the trials recorded (adaptive seeds' planned looks; 1 for fixed seeds).
+    Each task is judged with the planned looks its trials recorded (adaptive seeds' ``looks``,
+    ``seeds_min`` and ``seeds_max``: :func:`nnbench.stats.planned_looks`; one look for a list of
+    seeds) unless ``looks`` fixes them for every task.
     """
     trials = _compared_trials(results)
-    out = StoreVerdicts([], alpha, looks or 1)
+    fixed = None if looks is None else verdict.as_looks(looks)
+    out = StoreVerdicts([], alpha, fixed)
     if trials.empty:
         return out
     trials = trials.assign(_task=stats.task_labels(trials))  # two configurations are two tasks
     tasks = []
     for name, task_trials in trials.groupby("_task", sort=True):
-        task_looks = looks or stats.planned_looks(task_trials)
-        out.looks = max(out.looks, task_looks)
-        task = stats.verdict_of_task(task_trials, alpha=alpha, looks=task_looks)
+        task = stats.verdict_of_task(task_trials, alpha=alpha, looks=fixed)
         tasks.append(
             (TaskResult(str(name), stats.task_metric(task_trials), task, stats.task_anchors(task_trials)),
              stats.task_samples(task_trials))
         )  # fmt: skip
-    return across(tasks, alpha=alpha, looks=out.looks)
+    return across(tasks, alpha=alpha, looks=fixed)
 
 
 def best_first(result: StoreVerdicts, labels: list[str] | None = None) -> list[str]:
@@ -93,14 +107,15 @@ def across(
     tasks: list[tuple[TaskResult, dict[str, dict]]],
     *,
     alpha: float = verdict.ALPHA,
-    looks: int = 1,
+    looks: verdict.Looks | None = None,
     improvement_entries: int | None = None,
 ) -> StoreVerdicts:
     """Scores across tasks from each task's verdict and its ``{label: {seed: score}}`` samples: first
     places, IQM and mean of the anchor-normalised scores with their intervals, and P(X > Y) for every
     pair of entries (each over the anchored tasks both competed on), or with ``improvement_entries``
     for every pair among that many best entries (:func:`best_first`): a page shows no more, and the
-    pairs grow as the square of the entries."""
+    pairs grow as the square of the entries. ``looks``: as in :class:`StoreVerdicts` (None: each
+    task's own)."""
     out = StoreVerdicts([task for task, _ in tasks], alpha, looks)
     runs: dict[str, dict[str, list[float]]] = {}  # label -> task -> normalised scores
     for task, samples in tasks:
@@ -133,9 +148,9 @@ def to_json(result: StoreVerdicts, baseline: Comparison | None = None) -> dict:
     """The machine-readable form of VERDICTS.md (``procedure``, ``tasks``) plus scores across tasks and,
     with a baseline, the regression gate."""
     data = {
-        "procedure": verdict.procedure_text(result.alpha, result.looks),
+        "procedure": result.procedure(),
         "alpha": result.alpha,
-        "looks": result.looks,
+        "looks": result.looks.count if result.looks is not None else None,
         "tasks": [verdict.task_dict(t.name, t.metric, t.verdict) for t in result.tasks],
         "across_tasks": {
             "normalisation": "fixed anchors per task: (score - zero) / (one - zero)",
@@ -226,7 +241,7 @@ def text(result: StoreVerdicts, baseline: Comparison | None = None) -> str:
             table.extend(task_rows(task))
         decided = sum(t.verdict.decided for t in result.tasks)
         lines = [
-            f"Verdicts: {verdict.procedure_text(result.alpha, result.looks)}.",
+            f"Verdicts: {result.procedure()}.",
             *align(table),
             f"{decided} of {len(result.tasks)} task{'s' if len(result.tasks) != 1 else ''} decided "
             "(every entry worse than the leader or equivalent to it). Intervals are Bonferroni intervals "

@@ -76,7 +76,7 @@ class MLflowTracker(Tracker):
                 "suite": suite.name,
                 "suite_path": str(suite.path) if suite.path else "",
                 "device": ctx.device,
-                "seeds": ",".join(str(s) for s in model.seeds),
+                "seeds": ",".join(str(s) for s in model.seed_list()),
                 "budget_steps": model.budget.steps,
                 "budget_s": model.budget.time,
                 "trials_to_run": len(trials),
