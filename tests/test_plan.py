@@ -45,7 +45,17 @@ def test_shipped_suites_plan_the_pinned_trial_ids(key):
         assert now == before, f"{key} {part}: {len(changed)} differ, e.g. " + "\n".join(changed[:4])
 
 
-@pytest.mark.parametrize("sample", ["quick", "fair"])
+SAMPLES = sorted(p.stem.removeprefix("sample-") for p in (REPO / "reports").glob("sample-*.db"))
+
+
+def test_every_sample_report_has_its_store_and_suite():
+    assert SAMPLES, "reports/ ships no sample store"
+    for sample in SAMPLES:
+        assert (REPO / "reports" / f"sample-{sample}.html").is_file()
+        assert (REPO / "suites" / f"{sample}.yaml").is_file()
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
 def test_a_dry_run_finds_every_trial_of_the_sample_stores(sample, tmp_path):
     # The sample reports' stores were written by earlier runs of the shipped suites: a dry run of the
     # same suite finds every trial (plain, tuning and re-runs) there, and nothing left to run.
