@@ -49,7 +49,6 @@ SAMPLES = sorted(p.stem.removeprefix("sample-") for p in (REPO / "reports").glob
 
 
 def test_every_sample_report_has_its_store_and_suite():
-    assert SAMPLES, "reports/ ships no sample store"
     for sample in SAMPLES:
         assert (REPO / "reports" / f"sample-{sample}.html").is_file()
         assert (REPO / "suites" / f"{sample}.yaml").is_file()
