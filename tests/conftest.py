@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -161,3 +162,14 @@ def pip_install_target(package: Path, site: Path) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def count_ok(db) -> int:
+    """Trials with status ok in the store at ``db`` now (0 before it exists or while it is locked)."""
+    if not os.path.exists(db):
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=1) as conn:
+            return conn.execute("SELECT count(*) FROM trials WHERE status='ok'").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0

@@ -106,7 +106,9 @@ def test_the_bootstraps_of_counts_equal_resampling_the_runs_themselves():
     for task in sorted(x):
         xs = x[task][draws.integers(0, len(x[task]), size=(resamples, len(x[task])))]
         ys = y[task][draws.integers(0, len(y[task]), size=(resamples, len(y[task])))]
-        brute += ((xs[:, :, None] > ys[:, None, :]) + 0.5 * (xs[:, :, None] == ys[:, None, :])).mean(axis=(1, 2))
+        brute += ((xs[:, :, None] > ys[:, None, :]) + 0.5 * (xs[:, :, None] == ys[:, None, :])).mean(
+            axis=(1, 2)
+        )
     brute /= len(x)
     estimate = across_tasks.probability_of_improvement(x, y, resamples=resamples)
     assert np.allclose([estimate.low, estimate.high], np.percentile(brute, [2.5, 97.5]))
@@ -115,7 +117,9 @@ def test_the_bootstraps_of_counts_equal_resampling_the_runs_themselves():
     pooled = np.concatenate(copies(x, np.random.default_rng(across_tasks.BOOTSTRAP_SEED)), axis=1)
     for name, function in across_tasks.STATISTICS.items():
         estimate = across_tasks.aggregate(x, name, resamples=resamples)
-        assert np.allclose([estimate.low, estimate.high], np.percentile(function(pooled, weights), [2.5, 97.5]))
+        assert np.allclose(
+            [estimate.low, estimate.high], np.percentile(function(pooled, weights), [2.5, 97.5])
+        )
     taus = np.linspace(-2, 2, 9)
     profile = across_tasks.performance_profile(x, taus, resamples=resamples)
     shares = ((pooled[:, None, :] > taus[None, :, None]) * weights).sum(axis=2)

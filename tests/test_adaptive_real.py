@@ -8,9 +8,7 @@ same trials and the same scores as one uninterrupted inline run.
 
 from __future__ import annotations
 
-import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,7 +18,7 @@ import pytest
 from nnbench import load_results
 from nnbench.runner import run_suite
 
-from .conftest import TEST_PLUGINS
+from .conftest import TEST_PLUGINS, count_ok
 
 SUITE = f"""
 name: twins-adaptive
@@ -39,16 +37,6 @@ def scores(db) -> dict[tuple[str, int], float]:
     """(entry, seed) -> test score of every trial in the store."""
     rows = load_results(db)
     return {(r.arch_label, int(r.seed)): round(float(r.test_score), 6) for r in rows.itertuples()}
-
-
-def _count_ok(db) -> int:
-    if not os.path.exists(db):
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=1) as conn:
-            return conn.execute("SELECT count(*) FROM trials WHERE status='ok'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +85,7 @@ def test_a_killed_adaptive_run_resumes_and_ends_where_an_uninterrupted_one_ends(
     db = tmp_path / "killed.db"
     runner = subprocess.Popen([sys.executable, "-m", "nnbench", "run", str(path), "--db", str(db)])
     deadline = time.time() + 180
-    while _count_ok(db) < 10 and time.time() < deadline:  # past the 9 trials of the first look
+    while count_ok(db) < 10 and time.time() < deadline:  # past the 9 trials of the first look
         time.sleep(0.05)
     runner.send_signal(signal.SIGKILL)
     runner.wait()

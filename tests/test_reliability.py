@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 import sqlite3
 import subprocess
@@ -17,7 +16,7 @@ from nnbench import store
 from nnbench.errors import StoreError
 from nnbench.runner import run_suite
 
-from .conftest import TEST_PLUGINS
+from .conftest import TEST_PLUGINS, count_ok
 from .terminal import default_interrupt
 
 
@@ -52,16 +51,6 @@ def test_every_fault_ends_only_its_trial(write_suite, db):
     assert len(nnbench.load_results(db)) == 7
 
 
-def _count_ok(db) -> int:
-    if not os.path.exists(db):
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=1) as conn:
-            return conn.execute("SELECT count(*) FROM trials WHERE status='ok'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 RESUME_SUITE = """
 name: resume
 seeds: [0, 1, 2, 3, 4, 5]
@@ -80,7 +69,7 @@ def test_a_killed_run_resumes_exactly(write_suite, db):
     path = write_suite(RESUME_SUITE.format(plugin=TEST_PLUGINS / "faults.py"))
     runner = subprocess.Popen([sys.executable, "-m", "nnbench", "run", str(path), "--db", str(db)])
     deadline = time.time() + 120
-    while _count_ok(db) < 2 and time.time() < deadline:
+    while count_ok(db) < 2 and time.time() < deadline:
         time.sleep(0.2)
     runner.send_signal(signal.SIGKILL)
     runner.wait()
@@ -106,7 +95,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_finished(write_suite, db):
         preexec_fn=default_interrupt,
     )
     deadline = time.time() + 120
-    while _count_ok(db) < 1 and time.time() < deadline:
+    while count_ok(db) < 1 and time.time() < deadline:
         time.sleep(0.2)
     runner.send_signal(signal.SIGINT)
     out, err = runner.communicate(timeout=60)
