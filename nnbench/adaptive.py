@@ -268,6 +268,10 @@ class AdaptiveScheduler:
         for plan in studies:
             task = self._task(task_key(plan.task, plan.base.task_config), tasks)
             task.entries[plan.arch_label] = TunedEntry(plan, looks.min_seeds, stored)
+        # Jobs come task by task in the suite's order, so a suite can put its slowest tasks first
+        # (the planner lists trials architecture by architecture, which would order tasks by the
+        # first architecture's compatible ones).
+        self.tasks = {key: self.tasks[key] for key in tasks if key in self.tasks}
         self._owner: dict[str, tuple[AdaptiveTask, Entry]] = {}  # trial id of a running job -> its entry
         self._reasons: dict[str, Reason] = {}  # trial id -> why its seed ran
         for task in self.tasks.values():

@@ -345,3 +345,17 @@ def test_n_a_rows_record_the_planned_looks_too(write_suite, db, monkeypatch, see
     skipped = results[results["status"] == "skipped"]
     assert len(skipped) == 3 * (3 if looks > 1 else 2)  # n/a rows for the first seeds only
     assert set(results["looks"]) == {looks}
+
+
+def test_jobs_come_task_by_task_in_the_suite_order(write_suite, db, monkeypatch):
+    # The planner lists trials architecture by architecture, and gbdt (tabular only) comes first:
+    # without the suite's order, tabular's trials would start first. The suite lists digits first,
+    # and a suite's task order is what decides which task starts first (slow tasks first).
+    suite = SUITE.replace(
+        "architectures: [twin-a, twin-b, crippled]", "architectures: [gbdt, twin-a, twin-b]"
+    )
+    suite = suite.replace("tasks: [tabular, tabular-real]", "tasks: [digits, tabular]")
+    summary, fake = run(write_suite(suite), db, monkeypatch)
+    tasks = [job.spec.task for job in fake.submitted]
+    assert tasks[:6] == ["digits"] * 6  # twin-a and twin-b, 3 seeds each
+    assert tasks[6] == "tabular"
