@@ -302,13 +302,13 @@ def task_samples(task_trials: pd.DataFrame) -> dict[str, dict[Any, float]]:
     if scored.empty:
         return out
     scored_labels = scored["arch_label"] if "arch_label" in scored else scored["architecture"]
-    scores = numeric_column(scored, "test_score")
     seeds = scored["seed"] if "seed" in scored else pd.Series(range(len(scored)), index=scored.index)
-    for label in scored_labels.dropna().astype(str).unique():
-        mask = (scored_labels.astype(str) == label).to_numpy()
+    frame = pd.DataFrame({"label": scored_labels, "seed": seeds, "score": numeric_column(scored, "test_score")})
+    frame = frame[frame["label"].notna()]
+    for label, group in frame.groupby(frame["label"].astype(str), sort=False):
         pairs = [
             (seed, float(score))
-            for seed, score in zip(seeds[mask], scores[mask], strict=True)
+            for seed, score in zip(group["seed"].tolist(), group["score"].tolist(), strict=True)
             if math.isfinite(score)
         ]
         keys = [seed for seed, _ in pairs]
@@ -369,9 +369,14 @@ def task_labels(results: pd.DataFrame) -> pd.Series:
         return pd.Series([], index=results.index, dtype=object)
     names = results["task"].astype(str).tolist()
     configs = results["task_config"] if "task_config" in results else [None] * len(results)
-    parsed = [_config(value) for value in configs]
+    # A store repeats a handful of configurations over many trials: each distinct one is read once.
+    keys = [
+        (name, value if isinstance(value, str | None) else json.dumps(value, sort_keys=True, default=str))
+        for name, value in zip(names, configs, strict=True)
+    ]
+    parsed = {key: _config(key[1]) for key in dict.fromkeys(keys)}
     variants: dict[str, dict[str, dict]] = {}  # name -> config key -> config
-    for name, config in zip(names, parsed, strict=True):
+    for (name, _), config in parsed.items():
         variants.setdefault(name, {})[json.dumps(config, sort_keys=True, default=str)] = config
     differing: dict[str, list[str]] = {}
     for name, by_key in variants.items():
@@ -381,11 +386,11 @@ def task_labels(results: pd.DataFrame) -> pd.Series:
             for option in options
             if len({json.dumps(c.get(option), default=str) for c in by_key.values()}) > 1
         )
-    labels = [
-        " ".join([name, *(f"{option}={config.get(option)}" for option in differing[name])])
-        for name, config in zip(names, parsed, strict=True)
-    ]
-    return pd.Series(labels, index=results.index, dtype=object)
+    label_of = {
+        key: " ".join([key[0], *(f"{option}={config.get(option)}" for option in differing[key[0]])])
+        for key, config in parsed.items()
+    }
+    return pd.Series([label_of[key] for key in keys], index=results.index, dtype=object)
 
 
 def task_metric(task_trials: pd.DataFrame) -> str:
@@ -488,40 +493,53 @@ def leaderboard(
     has_target = "target" in trials and bool(np.isfinite(numeric_column(trials, "target")).any())
     numeric = ("test_score", "time_to_target_s", "cost_to_target_usd", *MEDIAN_COLUMNS)
     trials = trials.assign(**{column: numeric_column(trials, column) for column in numeric})
+    # The loop below reads these columns only: grouping a narrow frame is what keeps a task of
+    # 50 entries x 100 seeds fast (each group of the full frame copies every measured column).
+    used = ("arch_label", "architecture", "arch_config", "reference", "status", "timing_noisy", "reached_target")
+    narrow = trials[[c for c in (*used, *numeric) if c in trials]]
+    ok_trials = narrow[narrow["status"] == "ok"]
+    # medians of the finite values, like median_iqr's (a store holds no infinities: JSON has none)
+    medians = (
+        ok_trials[["arch_label", *MEDIAN_COLUMNS]]
+        .replace([np.inf, -np.inf], np.nan)
+        .groupby("arch_label", sort=True, dropna=False)
+        .median()
+    )
+    medians_of = medians.to_dict("index")
+    # Per entry, positions into plain arrays: a pandas selection per entry and column costs more than
+    # everything computed from it (1,000 entries x 15 columns on a large store).
+    column = {name: narrow[name].to_numpy() for name in narrow}
+    is_ok = column["status"] == "ok"
     rows = []
-    for label, group in trials.groupby("arch_label", sort=True, dropna=False):
-        ok = group[group["status"] == "ok"]
-        quality = mean_interval(numeric_column(ok, "test_score"))
-        train = median_iqr(numeric_column(ok, "train_s"))
+    for label, index in narrow.groupby("arch_label", sort=True, dropna=False).indices.items():
+        ok = index[is_ok[index]]
+        quality = mean_interval(column["test_score"][ok])
+        train = median_iqr(column["train_s"][ok])
         row = {
             "arch_label": label,
-            "architecture": group["architecture"].iloc[0],
-            "arch_config": group["arch_config"].iloc[0] if "arch_config" in group else None,
-            "reference": bool("reference" in group and any(_truthy(v) for v in group["reference"])),
+            "architecture": column["architecture"][index[0]],
+            "arch_config": column["arch_config"][index[0]] if "arch_config" in column else None,
+            "reference": bool("reference" in column and any(_truthy(v) for v in column["reference"][index])),
             "n": quality.n,
             "mean": quality.mean,
             "std": quality.std,
             "ci_low": quality.low,
             "ci_high": quality.high,
-            "n_trials": len(group),
-            "n_failed": int((group["status"] != "ok").sum()),
+            "n_trials": len(index),
+            "n_failed": int(len(index) - len(ok)),
             "train_s_q1": train.q1,
             "train_s_q3": train.q3,
         }
-        for column in MEDIAN_COLUMNS:
-            row[column] = median_iqr(numeric_column(ok, column)).median
-        noisy = [_truthy(v) for v in ok["timing_noisy"]] if "timing_noisy" in ok else []
+        for name in MEDIAN_COLUMNS:
+            row[name] = float(medians_of[label][name]) if label in medians_of else math.nan
+        noisy = [_truthy(v) for v in column["timing_noisy"][ok]] if "timing_noisy" in column else []
         row["noisy_share"] = float(np.mean(noisy)) if noisy else math.nan
         row["train_s"] = train.median
         if has_target:
-            reached = [
-                status == "ok" and _truthy(hit)
-                for status, hit in zip(
-                    group["status"], group.get("reached_target", [None] * len(group)), strict=True
-                )
-            ]
-            ttt = time_to_target(numeric_column(group, "time_to_target_s"), reached)
-            costs = numeric_column(group, "cost_to_target_usd")
+            hits = column["reached_target"][index] if "reached_target" in column else [None] * len(index)
+            reached = [bool(good) and _truthy(hit) for good, hit in zip(is_ok[index], hits, strict=True)]
+            ttt = time_to_target(column["time_to_target_s"][index], reached)
+            costs = column["cost_to_target_usd"][index]
             ctt = time_to_target(costs, reached)
             if not np.isfinite(costs[np.array(reached, dtype=bool)]).all():  # a cost not measured
                 ctt = TimeToTarget(math.nan, ctt.success_rate, ctt.reached, ctt.n)

@@ -245,32 +245,80 @@ def _open_existing(db) -> Store:
 
 def load_results(db=None, run_id: str | None = None) -> pandas.DataFrame:
     """One row per trial, with identity columns and every measured field as columns."""
+    with _open_existing(db) as store:
+        return results_frame(store, run_id)
+
+
+def results_frame(store: Store, run_id: str | None = None) -> pandas.DataFrame:
+    """:func:`load_results` from an open store."""
     import pandas as pd
 
+    query = f"SELECT {', '.join(IDENTITY_COLUMNS)}, record FROM trials"
+    query += (" WHERE run_id=?" if run_id else "") + " ORDER BY rowid"
+    cursor = store.conn.cursor()
+    cursor.row_factory = None  # plain tuples: a sqlite3.Row per trial costs more than its JSON
+    rows = cursor.execute(query, (run_id,) if run_id else ()).fetchall()
+    if not rows:
+        return pd.DataFrame(columns=list(IDENTITY_COLUMNS))
+    # The same frame as one built from trial_rows' flat dicts, in half the time: the identity columns
+    # and the records' fields (never the same names: write_trial keeps them apart) side by side.
+    identity = pd.DataFrame([row[:-1] for row in rows], columns=list(IDENTITY_COLUMNS))
+    measured = pd.DataFrame([json.loads(row[-1]) for row in rows])
+    return pd.concat([identity, measured], axis=1)
+
+
+def load_curves(
+    db=None, run_id: str | None = None, *, split: str | None = None, metrics: Iterable[str] | None = None
+) -> pandas.DataFrame:
+    """One row per evaluation point: trial_id, step, train_s, split, metric, value.
+
+    ``run_id``: only that run's trials; ``split``: only that split ("val" or "test"); ``metrics``:
+    only those metrics (the report reads the trials' primary metrics, not the losses).
+    """
     with _open_existing(db) as store:
-        rows = store.trial_rows(run_id)
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        frame = pd.DataFrame(columns=list(IDENTITY_COLUMNS))
-    return frame
+        return curves_frame(store, run_id, split=split, metrics=metrics)
 
 
-def load_curves(db=None) -> pandas.DataFrame:
-    """One row per evaluation point: trial_id, step, train_s, split, metric, value."""
+def curves_frame(
+    store: Store, run_id: str | None = None, *, split: str | None = None, metrics: Iterable[str] | None = None
+) -> pandas.DataFrame:
+    """:func:`load_curves` from an open store. The filters run in SQLite: a store of 100,000 trials
+    holds about a million points, and reading the ones a page needs is half the time."""
     import pandas as pd
 
-    with _open_existing(db) as store:
-        return pd.read_sql_query(
-            "SELECT trial_id, step, train_s, split, metric, value FROM curves", store.conn
-        )
+    where, params = [], []
+    if run_id is not None:
+        where.append("trial_id IN (SELECT trial_id FROM trials WHERE run_id=?)")
+        params.append(run_id)
+    if split is not None:
+        where.append("split=?")
+        params.append(split)
+    if metrics is not None:
+        metrics = sorted({str(m) for m in metrics})
+        where.append(f"metric IN ({', '.join('?' * len(metrics))})")
+        params += metrics
+    columns = ["trial_id", "step", "train_s", "split", "metric", "value"]
+    query = f"SELECT {', '.join(columns)} FROM curves"
+    if where:
+        query += " WHERE " + " AND ".join(where)
+    cursor = store.conn.cursor()
+    cursor.row_factory = None
+    # fetchall and from_records: the same frame as pandas.read_sql_query, in half the time
+    frame = pd.DataFrame.from_records(cursor.execute(query, params).fetchall(), columns=columns)
+    return frame.astype({"step": "int64", "train_s": "float64", "value": "float64"})
 
 
 def load_runs(db=None) -> pandas.DataFrame:
     """One row per run: its suite, environment and timing."""
+    with _open_existing(db) as store:
+        return runs_frame(store)
+
+
+def runs_frame(store: Store) -> pandas.DataFrame:
+    """:func:`load_runs` from an open store."""
     import pandas as pd
 
-    with _open_existing(db) as store:
-        frame = pd.read_sql_query("SELECT * FROM runs ORDER BY started_at", store.conn)
+    frame = pd.read_sql_query("SELECT * FROM runs ORDER BY started_at", store.conn)
     envs = [json.loads(e) if e else {} for e in frame.get("environment", [])]
     for key in ("nnbench_version", "torch_version", "device_name"):
         frame[key] = [env.get(key) for env in envs]

@@ -110,10 +110,14 @@ def as_samples(values: Samples | Iterable[float]) -> dict[Hashable, float]:
 @lru_cache(maxsize=8192)
 def t_quantile(probability: float, df: float) -> float:
     """The ``probability`` quantile of Student's t with ``df`` degrees of freedom (cached: the
-    adaptive scheduler and the simulations ask for the same few again and again)."""
-    from scipy.stats import t as student_t
+    adaptive scheduler and the simulations ask for the same few again and again).
 
-    return float(student_t.ppf(probability, df))
+    ``scipy.special.stdtrit`` is what ``scipy.stats.t.ppf`` computes, without the distribution
+    object's argument checks: 50 times faster, which counts where Welch's degrees of freedom (a
+    real number) make every pair of a large store ask for a quantile of its own."""
+    from scipy.special import stdtrit
+
+    return float(stdtrit(df, probability))
 
 
 def looks_of(min_seeds: int, max_seeds: int) -> int:
@@ -362,7 +366,11 @@ def difference(
     or when there is no spread but a difference (every seed differs by the same amount): a t-interval
     of width 0 would decide from a coincidence. Identical scores on every seed give ``[0, 0]``.
     """
-    a, b = as_samples(first), as_samples(second)
+    return _difference(as_samples(first), as_samples(second), higher_is_better, confidence)
+
+
+def _difference(a: dict, b: dict, higher_is_better: bool, confidence: float) -> Difference:
+    """:func:`difference` of two clean ``{seed: score}`` samples (:func:`as_samples`' output)."""
     sign = 1.0 if higher_is_better else -1.0
     n_a, n_b = len(a), len(b)
     mean_a = float(np.mean(list(a.values()))) if n_a else math.nan
@@ -639,12 +647,8 @@ def task_verdict(
 
     def versus(leader: str, entry: str) -> Comparison:
         if (leader, entry) not in cache:
-            diff = difference(
-                scored[leader],
-                scored[entry],
-                higher_is_better=higher_is_better,
-                confidence=confidence_at(min(seeds[leader], seeds[entry])),
-            )
+            confidence = confidence_at(min(seeds[leader], seeds[entry]))
+            diff = _difference(scored[leader], scored[entry], higher_is_better, confidence)
             cache[leader, entry] = _compare_with_leader(
                 leader, entry, diff, resolve_margin(margin, means[leader])
             )

@@ -98,14 +98,15 @@ def test_the_bootstraps_of_counts_equal_resampling_the_runs_themselves():
     y = {f"t{i}": rng.normal(size=rng.integers(2, 9)).round(1) for i in range(4)}
     resamples = 300
 
-    def copies(runs, rng):
-        return [runs[t][rng.integers(0, len(runs[t]), size=(resamples, len(runs[t])))] for t in sorted(runs)]
+    def draws(runs, task, side=0):
+        # each task's own stream (across_tasks.task_draws): what the counts are made from
+        position = sorted(runs).index(task)
+        return across_tasks.task_draws(len(runs[task]), resamples, across_tasks.BOOTSTRAP_SEED, position, side)
 
-    draws = np.random.default_rng(across_tasks.BOOTSTRAP_SEED)
     brute = np.zeros(resamples)
     for task in sorted(x):
-        xs = x[task][draws.integers(0, len(x[task]), size=(resamples, len(x[task])))]
-        ys = y[task][draws.integers(0, len(y[task]), size=(resamples, len(y[task])))]
+        xs = x[task][draws(x, task, 0)]
+        ys = y[task][draws(y, task, 1)]
         brute += ((xs[:, :, None] > ys[:, None, :]) + 0.5 * (xs[:, :, None] == ys[:, None, :])).mean(
             axis=(1, 2)
         )
@@ -114,7 +115,7 @@ def test_the_bootstraps_of_counts_equal_resampling_the_runs_themselves():
     assert np.allclose([estimate.low, estimate.high], np.percentile(brute, [2.5, 97.5]))
 
     values, weights = across_tasks._pooled(x)
-    pooled = np.concatenate(copies(x, np.random.default_rng(across_tasks.BOOTSTRAP_SEED)), axis=1)
+    pooled = np.concatenate([x[task][draws(x, task)] for task in sorted(x)], axis=1)
     for name, function in across_tasks.STATISTICS.items():
         estimate = across_tasks.aggregate(x, name, resamples=resamples)
         assert np.allclose(

@@ -107,6 +107,16 @@ def _labels(trials: pd.DataFrame) -> pd.Series:
     return trials["architecture"].astype(str)
 
 
+def _positions(labels: pd.Series) -> list[tuple[str, np.ndarray]]:
+    """``(label, positions of its rows)`` for each distinct label, sorted by label: one pass over the
+    labels instead of one comparison of every row per label (50 labels x 5,000 trials a figure)."""
+    codes, uniques = pd.factorize(labels.astype(str))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    by_label = {str(u): order[bounds[k] : bounds[k + 1]] for k, u in enumerate(uniques)}
+    return sorted(by_label.items())
+
+
 def plottable_trials(trials: pd.DataFrame, x: str = "train_s") -> pd.DataFrame:
     """The rows a quality figure can draw: status ``ok``, a finite test score, a positive ``x``."""
     score = stats.numeric_column(trials, "test_score")
@@ -151,8 +161,7 @@ def quality_against(
     seeds_all = usable["seed"].to_numpy() if "seed" in usable else np.full(len(usable), "")
     per_trial = len(usable) <= MAX_TRIAL_MARKERS
     data, summary = [], []
-    for label in sorted(labels.unique()):
-        mask = (labels == label).to_numpy()
+    for label, mask in _positions(labels):
         spent, score = spent_all[mask], score_all[mask]
         color = colors.get(label)
         name = plotly_text(label)
@@ -262,8 +271,10 @@ def learning_curves(
     """
     colors = colors or architecture_colors(band["arch_label"] if len(band) else [])
     data = []
-    for label, rows in band.groupby("arch_label", sort=True):
-        rows = rows.sort_values("step")
+    band = band.sort_values(["arch_label", "step"], kind="stable")
+    column = {name: band[name].to_numpy() for name in (x, "high", "low", "mean", "n")}
+    for label, index in _positions(band["arch_label"]):
+        rows = {name: values[index] for name, values in column.items()}
         xs = rows[x].astype(float).tolist()
         color = colors.get(str(label), "#59636e")
         name = plotly_text(label)

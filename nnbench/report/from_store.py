@@ -55,7 +55,7 @@ def build_report(
 
     output = check_output(output)
     bench = load_benchmarks(benchmarks) if benchmarks is not None else None
-    data = load_store(db, run_id)
+    data = load_store(db, run_id, curves="primary")  # the page draws no other points
     return write_report(
         data.results,
         data.curves,

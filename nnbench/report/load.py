@@ -16,20 +16,27 @@ class StoreData:
     runs: object
 
 
-def load_store(db=None, run_id: str | None = None) -> StoreData:
-    """Load the trials of ``run_id`` (default: every trial) with their curves and run records."""
+def load_store(db=None, run_id: str | None = None, *, curves: str = "all") -> StoreData:
+    """Load the trials of ``run_id`` (default: every trial) with their curves and run records.
+
+    ``curves="all"`` reads every evaluation point; ``"primary"`` only the validation points of the
+    trials' primary metrics, which is all a report draws (less than half of a store's points).
+    """
     from nnbench import store
 
-    results = store.load_results(db, run_id=run_id)
-    runs = store.load_runs(db)
-    if run_id is not None:
-        if run_id not in set(runs["run_id"]):
+    if curves not in ("all", "primary"):
+        raise ValueError(f"curves must be 'all' or 'primary', got {curves!r}")
+    with store.Store(db, create=False) as opened:  # one open: its integrity check reads the whole file
+        results = store.results_frame(opened, run_id)
+        runs = store.runs_frame(opened)
+        if run_id is not None and run_id not in set(runs["run_id"]):
             known = ", ".join(runs["run_id"].tail(5)) or "none"
             raise NnbenchError(f"--run {run_id}: no such run in the store (latest: {known})")
+        if curves == "primary":
+            metrics = results["metric"].dropna() if "metric" in results else []
+            points = store.curves_frame(opened, run_id, split="val", metrics=metrics)
+        else:
+            points = store.curves_frame(opened, run_id)
+    if run_id is not None:
         runs = runs[runs["run_id"] == run_id]
-    curves = store.load_curves(db)
-    if not results.empty:
-        curves = curves[curves["trial_id"].isin(set(results["trial_id"]))]
-    elif run_id is not None:
-        curves = curves.iloc[:0]
-    return StoreData(results, curves, runs)
+    return StoreData(results, points, runs)
