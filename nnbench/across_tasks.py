@@ -174,7 +174,9 @@ def _pooled(runs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def _stratified_counts(runs: dict[str, np.ndarray], resamples: int, seed: int) -> np.ndarray:
     """``(resamples, total runs)``: how often each run is drawn when each task's runs are drawn with
     replacement and the tasks kept (the stratified bootstrap), in :func:`_pooled`'s order."""
-    blocks = [_task_counts(len(runs[t]), resamples, seed, position) for position, t in enumerate(sorted(runs))]
+    blocks = [
+        _task_counts(len(runs[t]), resamples, seed, position) for position, t in enumerate(sorted(runs))
+    ]
     return np.concatenate(blocks, axis=1, dtype=float)
 
 
@@ -255,7 +257,9 @@ def _improvement_of_counts(
     difference of cumulative counts: ``O(R (n + m))`` per resample set instead of ``O(R n m)``.
     """
     order = np.argsort(y, kind="stable")
-    cumulative = np.concatenate([np.zeros((len(y_counts), 1)), np.cumsum(y_counts.take(order, axis=1), axis=1, dtype=float)], axis=1)
+    cumulative = np.concatenate(
+        [np.zeros((len(y_counts), 1)), np.cumsum(y_counts.take(order, axis=1), axis=1, dtype=float)], axis=1
+    )
     below = cumulative[:, np.searchsorted(y[order], x, side="left")]  # (R, n): y-runs < each x-run
     up_to = cumulative[:, np.searchsorted(y[order], x, side="right")]  # (R, n): y-runs <= each x-run
     wins = (x_counts * (below + 0.5 * (up_to - below))).sum(axis=1)

@@ -303,7 +303,9 @@ def task_samples(task_trials: pd.DataFrame) -> dict[str, dict[Any, float]]:
         return out
     scored_labels = scored["arch_label"] if "arch_label" in scored else scored["architecture"]
     seeds = scored["seed"] if "seed" in scored else pd.Series(range(len(scored)), index=scored.index)
-    frame = pd.DataFrame({"label": scored_labels, "seed": seeds, "score": numeric_column(scored, "test_score")})
+    frame = pd.DataFrame(
+        {"label": scored_labels, "seed": seeds, "score": numeric_column(scored, "test_score")}
+    )
     frame = frame[frame["label"].notna()]
     for label, group in frame.groupby(frame["label"].astype(str), sort=False):
         pairs = [
@@ -495,7 +497,15 @@ def leaderboard(
     trials = trials.assign(**{column: numeric_column(trials, column) for column in numeric})
     # The loop below reads these columns only: grouping a narrow frame is what keeps a task of
     # 50 entries x 100 seeds fast (each group of the full frame copies every measured column).
-    used = ("arch_label", "architecture", "arch_config", "reference", "status", "timing_noisy", "reached_target")
+    used = (
+        "arch_label",
+        "architecture",
+        "arch_config",
+        "reference",
+        "status",
+        "timing_noisy",
+        "reached_target",
+    )
     narrow = trials[[c for c in (*used, *numeric) if c in trials]]
     ok_trials = narrow[narrow["status"] == "ok"]
     # medians of the finite values, like median_iqr's (a store holds no infinities: JSON has none)

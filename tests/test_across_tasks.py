@@ -101,7 +101,9 @@ def test_the_bootstraps_of_counts_equal_resampling_the_runs_themselves():
     def draws(runs, task, side=0):
         # each task's own stream (across_tasks.task_draws): what the counts are made from
         position = sorted(runs).index(task)
-        return across_tasks.task_draws(len(runs[task]), resamples, across_tasks.BOOTSTRAP_SEED, position, side)
+        return across_tasks.task_draws(
+            len(runs[task]), resamples, across_tasks.BOOTSTRAP_SEED, position, side
+        )
 
     brute = np.zeros(resamples)
     for task in sorted(x):
