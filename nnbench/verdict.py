@@ -366,27 +366,48 @@ def difference(
     or when there is no spread but a difference (every seed differs by the same amount): a t-interval
     of width 0 would decide from a coincidence. Identical scores on every seed give ``[0, 0]``.
     """
-    return _difference(as_samples(first), as_samples(second), higher_is_better, confidence)
+    return _difference(_Sample(as_samples(first)), _Sample(as_samples(second)), higher_is_better, confidence)
 
 
-def _difference(a: dict, b: dict, higher_is_better: bool, confidence: float) -> Difference:
-    """:func:`difference` of two clean ``{seed: score}`` samples (:func:`as_samples`' output)."""
+class _Sample:
+    """One entry's clean ``{seed: score}`` with what every comparison of it reads, computed once (a
+    leaderboard compares each entry with many others)."""
+
+    __slots__ = ("scores", "order", "values", "n", "mean", "sd", "absmax")
+
+    def __init__(self, scores: dict):
+        self.scores = scores
+        self.order = tuple(scores)
+        self.values = np.fromiter(scores.values(), dtype=float, count=len(scores))
+        self.n = len(scores)
+        self.mean = float(self.values.mean()) if self.n else math.nan
+        self.sd = float(self.values.std(ddof=1)) if self.n >= MIN_SEEDS else math.nan
+        self.absmax = float(np.abs(self.values).max()) if self.n else 0.0
+
+    def paired_values(self, other: _Sample) -> np.ndarray | None:
+        """``other``'s scores in this sample's seed order, or None when the seeds differ."""
+        if other.order == self.order:
+            return other.values
+        if other.n != self.n or set(other.order) != set(self.order):
+            return None
+        return np.fromiter((other.scores[seed] for seed in self.order), dtype=float, count=self.n)
+
+
+def _difference(a: _Sample, b: _Sample, higher_is_better: bool, confidence: float) -> Difference:
+    """:func:`difference` of two prepared samples."""
     sign = 1.0 if higher_is_better else -1.0
-    n_a, n_b = len(a), len(b)
-    mean_a = float(np.mean(list(a.values()))) if n_a else math.nan
-    mean_b = float(np.mean(list(b.values()))) if n_b else math.nan
-    estimate = sign * (mean_a - mean_b)
+    n_a, n_b = a.n, b.n
+    estimate = sign * (a.mean - b.mean)
     if min(n_a, n_b) < MIN_SEEDS:
         reason = f"fewer than {MIN_SEEDS} seeds on a side ({n_a} and {n_b}): no spread to judge by"
         nan = math.nan
         return Difference(estimate, nan, nan, nan, nan, n_a, n_b, "", confidence, reason=reason)
-    values_a, values_b = np.array(list(a.values())), np.array(list(b.values()))
-    sd_a, sd_b = float(values_a.std(ddof=1)), float(values_b.std(ddof=1))
+    sd_a, sd_b = a.sd, b.sd
     # rounding noise of float arithmetic is no spread
-    tolerance = 1e-12 * max(1.0, float(np.abs(values_a).max()), float(np.abs(values_b).max()))
-    if set(a) == set(b):
-        seeds = list(a)
-        diffs = sign * (np.array([a[s] for s in seeds]) - np.array([b[s] for s in seeds]))
+    tolerance = 1e-12 * max(1.0, a.absmax, b.absmax)
+    paired = a.paired_values(b)
+    if paired is not None:
+        diffs = sign * (a.values - paired)
         estimate = float(diffs.mean())
         sd = float(diffs.std(ddof=1))
         method, se, df = "paired t", sd / math.sqrt(len(diffs)), float(len(diffs) - 1)
@@ -644,11 +665,12 @@ def task_verdict(
             {}, {}, (), {}, unscored, 0, design, design.count,
         )  # fmt: skip
     cache: dict[tuple[str, str], Comparison] = {}
+    prepared = {label: _Sample(values) for label, values in scored.items()}
 
     def versus(leader: str, entry: str) -> Comparison:
         if (leader, entry) not in cache:
             confidence = confidence_at(min(seeds[leader], seeds[entry]))
-            diff = _difference(scored[leader], scored[entry], higher_is_better, confidence)
+            diff = _difference(prepared[leader], prepared[entry], higher_is_better, confidence)
             cache[leader, entry] = _compare_with_leader(
                 leader, entry, diff, resolve_margin(margin, means[leader])
             )
