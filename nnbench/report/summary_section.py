@@ -98,7 +98,9 @@ def task_summary(task: dict) -> dict:
         "train_s": f.seconds(row["train_s"]) if row is not None else BLANK,
         "cost": f.usd(row["cost_usd"]) if row is not None else BLANK,
         "decided": task_verdict.decided,
-        "procedure": task_verdict.procedure(),
+        # the family in general words (each task's section gives its own count of pairs), so the
+        # verdict table's note says the procedure once, not once per count of entries
+        "procedure": verdict.procedure_text(task_verdict.alpha, task_verdict.design),
     }
 
 
