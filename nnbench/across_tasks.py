@@ -192,12 +192,13 @@ def task_draws(size: int, resamples: int, seed: int, position: int, side: int = 
     return rng.integers(0, size, size=(resamples, size))
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=256)
 def _task_counts(size: int, resamples: int, seed: int, position: int, side: int = 0) -> np.ndarray:
-    # uint16 (a count is at most the task's runs) keeps the cache small: 400 kB for 2,000 resamples of
-    # 100 runs. Read-only: it is shared.
+    # The smallest integers that hold a count (at most the task's runs) keep the cache small: 200 kB
+    # for 2,000 resamples of 100 runs, so at most about 50 MB for tasks of 100 seeds. Read-only: shared.
     drawn = task_draws(size, resamples, seed, position, side)
-    counts = _counts_of_draws(drawn, size).astype(np.uint16 if size < 2**16 else np.int64)
+    dtype = np.uint8 if size < 2**8 else np.uint16 if size < 2**16 else np.int64
+    counts = _counts_of_draws(drawn, size).astype(dtype)
     counts.flags.writeable = False
     return counts
 
