@@ -86,6 +86,13 @@ class Entry:
         if record.get("status") == "ok" and isinstance(score, (int, float)):
             self.scores[seed] = float(score)
 
+    def look_scores(self) -> dict[int, float]:
+        """The scores a look reads: those of the seeds asked for so far. The store may hold more (a run
+        that went further); a look replayed from it must see what the live look saw, or a resumed run
+        (and a dry run) would decide early on seeds no look had yet."""
+        asked = self.seeds[: self.target]
+        return {seed: self.scores[seed] for seed in asked if seed in self.scores}
+
     def pending(self) -> int:
         """Trials this entry still starts in this run for its current target (not counting running ones)."""
         return len(self.wanted())
@@ -287,7 +294,7 @@ class AdaptiveScheduler:
         """The task's verdict on the scores gathered so far (what a look decides from)."""
         planned = task.planned
         return verdict.task_verdict(
-            {label: entry.scores for label, entry in task.entries.items()},
+            {label: entry.look_scores() for label, entry in task.entries.items()},
             higher_is_better=planned.higher_is_better,
             margin=planned.margin,
             alpha=self.alpha,

@@ -359,3 +359,36 @@ def test_jobs_come_task_by_task_in_the_suite_order(write_suite, db, monkeypatch)
     tasks = [job.spec.task for job in fake.submitted]
     assert tasks[:6] == ["digits"] * 6  # twin-a and twin-b, 3 seeds each
     assert tasks[6] == "tabular"
+
+
+def test_looks_replayed_from_a_finished_store_see_only_the_seeds_each_look_had(write_suite, db, monkeypatch):
+    # size=m trails size=xs by a difference that 3, 4 or 5 seeds cannot separate and 6 can. Replayed
+    # from the finished store (a dry run, a resumed run), the first look must read 3 seeds, not all 6:
+    # reading 6 it would decide at once, and the dry run would count 3 of each entry's 6 re-runs.
+    text = f"""
+    name: adaptive-replay
+    seeds: {{min: 3, max: 6}}
+    threads: 1
+    budget: {{steps: 10}}
+    plugins: [{TUNABLE}]
+    tasks: [{{name: tabular, tune: {{trials: 2}}}}]
+    architectures:
+      - {{name: tiny-mlp, size: [xs, m]}}
+    """
+    behind = {0: 0.05, 1: -0.01, 2: 0.04, 3: 0.05, 4: 0.05, 5: 0.05}
+
+    def score(spec):
+        base = 0.8 + 0.01 * _draw(spec.seed, "base")
+        return base - (behind[spec.seed] if spec.size == "m" and spec.stage == "final" else 0.0)
+
+    path = write_suite(text)
+    whole, _ = run(path, db, monkeypatch, score=score)
+    assert seeds_by_entry(db) == {
+        ("tabular", "tiny-mlp size=m (tuned)"): [0, 1, 2, 3, 4, 5],
+        ("tabular", "tiny-mlp size=xs (tuned)"): [0, 1, 2, 3, 4, 5],
+    }
+    stored = len(load_results(db))
+    dry = runner.run_suite(path, db=db, quiet=True, dry_run=True)
+    assert dry.already_done == stored
+    again, fake = run(path, db, monkeypatch, score=score)
+    assert again.records == [] and fake.submitted == []
