@@ -340,3 +340,20 @@ def test_a_leaderboard_row_says_its_outcome_and_the_seeds_to_add_as_the_verdict_
     assert "would decide" not in against_leader({**row, "seeds_needed": None})
     assert against_leader({"outcome": "leader", "n": 3}) == "leader"
     assert against_leader({**row, "outcome": "worse", "seeds_needed": None}).startswith("worse: 0.0057 [")
+
+
+def test_the_title_line_counts_a_tuned_entry_once_though_its_n_a_rows_carry_the_plain_label():
+    from nnbench.report import run_sections
+
+    trials = pd.DataFrame(
+        {
+            "task": ["digits", "digits", "toy2d", "toy2d"],
+            "arch_label": ["cnn (tuned)", "mlp (tuned)", "cnn", "diffusion (tuned)"],
+            "status": ["ok", "failed", "skipped", "ok"],
+        }
+    )
+    overview = run_sections.overview(trials)
+    assert overview["n_architectures"] == 3  # cnn (tuned), mlp (tuned), diffusion (tuned)
+    assert (overview["n_ok"], overview["n_failed"], overview["n_skipped"]) == (2, 1, 1)
+    only_n_a = trials[trials["status"] == "skipped"]
+    assert run_sections.overview(only_n_a)["n_architectures"] == 1

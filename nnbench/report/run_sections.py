@@ -26,8 +26,18 @@ def overview(trials: pd.DataFrame) -> dict:
         "n_skipped": skipped,
         "n_failed": len(trials) - ok - skipped,
         "n_tasks": trials["task"].nunique() if len(trials) else 0,
-        "n_architectures": trials["arch_label"].nunique() if len(trials) else 0,
+        "n_architectures": _entries(trials, statuses),
     }
+
+
+def _entries(trials: pd.DataFrame, statuses: pd.Series) -> int:
+    """Entries that ran on some task. An n/a pair is labelled by the plain entry (a tuned entry's n/a
+    rows read "cnn", its trials "cnn (tuned)"), so counting n/a rows' labels would count it twice;
+    they count only when nothing ran at all."""
+    if not len(trials):
+        return 0
+    ran = trials[statuses != "skipped"]
+    return (ran if len(ran) else trials)["arch_label"].nunique()
 
 
 def failures(trials: pd.DataFrame) -> Table:
