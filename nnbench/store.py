@@ -228,15 +228,21 @@ class Store:
         rows = self.conn.execute(f"SELECT trial_id FROM trials WHERE status IN ({marks})", FINAL_STATUSES)
         return {r[0] for r in rows}
 
+    def trial_tuples(self, run_id: str | None = None) -> list[tuple]:
+        """Every trial (of one run, if given) as a plain tuple: the identity columns in
+        :data:`IDENTITY_COLUMNS`' order, then the record's JSON text, in the order written."""
+        query = f"SELECT {', '.join(IDENTITY_COLUMNS)}, record FROM trials"
+        query += (" WHERE run_id=?" if run_id else "") + " ORDER BY rowid"
+        cursor = self.conn.cursor()
+        cursor.row_factory = None  # plain tuples: a sqlite3.Row per trial costs more than its JSON
+        return cursor.execute(query, (run_id,) if run_id else ()).fetchall()
+
     def trial_rows(self, run_id: str | None = None) -> list[dict[str, Any]]:
         """Every trial (of one run, if given) as a flat dict: identity columns plus the record."""
-        query = "SELECT * FROM trials" + (" WHERE run_id=?" if run_id else "") + " ORDER BY rowid"
-        rows = []
-        for row in self.conn.execute(query, (run_id,) if run_id else ()):
-            flat = {c: row[c] for c in IDENTITY_COLUMNS}
-            flat.update(json.loads(row["record"]))
-            rows.append(flat)
-        return rows
+        return [
+            dict(zip(IDENTITY_COLUMNS, row[:-1], strict=True)) | json.loads(row[-1])
+            for row in self.trial_tuples(run_id)
+        ]
 
 
 def _open_existing(db) -> Store:
@@ -253,11 +259,7 @@ def results_frame(store: Store, run_id: str | None = None) -> pandas.DataFrame:
     """:func:`load_results` from an open store."""
     import pandas as pd
 
-    query = f"SELECT {', '.join(IDENTITY_COLUMNS)}, record FROM trials"
-    query += (" WHERE run_id=?" if run_id else "") + " ORDER BY rowid"
-    cursor = store.conn.cursor()
-    cursor.row_factory = None  # plain tuples: a sqlite3.Row per trial costs more than its JSON
-    rows = cursor.execute(query, (run_id,) if run_id else ()).fetchall()
+    rows = store.trial_tuples(run_id)
     if not rows:
         return pd.DataFrame(columns=list(IDENTITY_COLUMNS))
     # The same frame as one built from trial_rows' flat dicts, in half the time: the identity columns

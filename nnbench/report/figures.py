@@ -108,13 +108,10 @@ def _labels(trials: pd.DataFrame) -> pd.Series:
 
 
 def _positions(labels: pd.Series) -> list[tuple[str, np.ndarray]]:
-    """``(label, positions of its rows)`` for each distinct label, sorted by label: one pass over the
-    labels instead of one comparison of every row per label (50 labels x 5,000 trials a figure)."""
-    codes, uniques = pd.factorize(labels.astype(str))
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    by_label = {str(u): order[bounds[k] : bounds[k + 1]] for k, u in enumerate(uniques)}
-    return sorted(by_label.items())
+    """``(label, positions of its rows)`` for each distinct label, sorted by label: one grouping
+    instead of one comparison of every row per label (50 labels x 5,000 trials a figure)."""
+    keys = labels.astype(str).to_numpy()
+    return sorted(pd.Series(keys).groupby(keys).indices.items())
 
 
 def plottable_trials(trials: pd.DataFrame, x: str = "train_s") -> pd.DataFrame:
